@@ -1,0 +1,246 @@
+"""The run configuration: one YAML file validated by pydantic v2 models.
+
+Every field has a default, so ``ares config show`` prints the fully resolved configuration.
+Choices the ARES paper leaves open are documented on the fields and in ``docs/design.md``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ares_rlhf.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class GenerationConfig(_Strict):
+    """Sampling settings for a chat model."""
+
+    max_new_tokens: int = Field(128, ge=1, le=32768)
+    temperature: float = Field(0.0, ge=0.0, le=5.0, description="0 = greedy decoding")
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    batch_size: int = Field(8, ge=1)
+
+
+class ModelConfig(_Strict):
+    """A model reached through a backend spec string (see ``ares_rlhf.backends``)."""
+
+    spec: str = Field(
+        ...,
+        min_length=3,
+        description="e.g. hf:Qwen/Qwen3-1.7B, openai:URL#model, gguf-pkg:gemma3-270m, sim:arena.yaml",
+    )
+    device: str = Field("auto", description="cpu, cuda, cuda:0 or auto")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    device_map: str | None = Field(None, description='e.g. "auto" to shard a large model over GPUs')
+    chat_format: Literal["auto", "chat_template", "plain"] = Field(
+        "auto",
+        description="plain = a Question/Answer prompt for base models without a chat template",
+    )
+    max_length: int = Field(2048, ge=16, description="token limit for reward-model inputs")
+    options: dict[str, Any] = Field(default_factory=dict, description="backend-specific options")
+
+    @field_validator("spec")
+    @classmethod
+    def _has_scheme(cls, value: str) -> str:
+        if ":" not in value:
+            raise ValueError(
+                "must look like SCHEME:TARGET, e.g. hf:Qwen/Qwen3-1.7B or sim:arena.yaml"
+            )
+        return value
+
+
+class PolicyConfig(ModelConfig):
+    generation: GenerationConfig = Field(default_factory=GenerationConfig)
+
+
+class MentorConfig(_Strict):
+    """The Safety Mentor: ``template`` (offline, deterministic) or ``llm`` (any chat backend)."""
+
+    kind: Literal["template", "llm"] = "template"
+    model: PolicyConfig | None = Field(None, description="chat model for the llm Mentor")
+    instructions_file: Path | None = Field(
+        None, description="override the llm Mentor's instruction template"
+    )
+    max_retries: int = Field(2, ge=0, le=10)
+    on_refusal: Literal["template", "skip"] = Field(
+        "template", description="what to do when the Mentor model refuses to write the attack"
+    )
+
+
+class JudgeConfig(_Strict):
+    """The harm judge. ``refusal`` needs no model; ``rubric`` and ``classifier`` take a model."""
+
+    kind: Literal["refusal", "rubric", "classifier"] = "refusal"
+    model: PolicyConfig | None = None
+    harmful_threshold: float = Field(
+        0.5, ge=0.0, le=1.0, description="rubric score at or above = harmful"
+    )
+
+
+class TypingConfig(_Strict):
+    """Rules that turn a dual probe into a failure type (see docs/design.md#failure-typing)."""
+
+    reward_threshold_quantile: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="the RM 'rewards' an answer when its score >= this quantile of its scores on the Mentor's safe responses",
+    )
+    reward_threshold: float | None = Field(
+        None, description="fixed RM threshold; overrides the quantile"
+    )
+    preference_margin: float = Field(
+        0.0,
+        description="the RM 'prefers' the malicious response when score(malicious) - score(safe) > margin",
+    )
+    calibration_probes: int = Field(
+        64, ge=1, description="safe responses used to calibrate the threshold"
+    )
+
+
+class SearchConfig(_Strict):
+    strategy: Literal["adaptive", "uniform"] = "adaptive"
+    options: dict[str, Any] = Field(default_factory=dict, description="strategy-specific settings")
+    dedup_threshold: float = Field(
+        0.85,
+        gt=0.0,
+        le=1.0,
+        description="word-shingle Jaccard similarity at or above which a prompt is a near-duplicate",
+    )
+
+
+class BudgetConfig(_Strict):
+    probes: int = Field(400, ge=1, description="probes in discovery")
+    batch_size: int = Field(16, ge=1, description="probes per batch (one store transaction each)")
+
+
+class RewardRepairConfig(_Strict):
+    """Stage 1 of repair: Bradley-Terry fine-tuning of the RM with TRL RewardTrainer."""
+
+    method: Literal["lora", "full"] = "full"
+    epochs: float = Field(3.0, gt=0)
+    learning_rate: float = Field(5e-5, gt=0)
+    batch_size: int = Field(16, ge=1)
+    max_length: int = Field(256, ge=16)
+    lora_r: int = Field(16, ge=1)
+    anchor_dataset: str | None = Field(
+        None, description="HF dataset id or local JSONL/Parquet with chosen/rejected"
+    )
+    anchor_ratio: float = Field(
+        1.0, ge=0.0, description="anchor (general + benign-helpful) pairs per adversarial pair"
+    )
+    heldout_fraction: float = Field(
+        0.25, gt=0.0, lt=1.0, description="fraction of combinations held out"
+    )
+
+
+class PolicyRepairConfig(_Strict):
+    """Stage 2 of repair: RL of the policy against the repaired RM with a KL anchor."""
+
+    algorithm: Literal["grpo", "rloo", "dpo-rm"] = "grpo"
+    method: Literal["lora", "full"] = "lora"
+    steps: int = Field(50, ge=1)
+    learning_rate: float = Field(1e-5, gt=0)
+    beta: float = Field(0.04, ge=0.0, description="KL anchor to the initial policy")
+    num_generations: int = Field(4, ge=2)
+    max_new_tokens: int = Field(64, ge=1)
+    batch_size: int = Field(4, ge=1)
+    benign_ratio: float = Field(1.0, ge=0.0, description="benign prompts per adversarial prompt")
+    length_penalty: float = Field(0.0, ge=0.0)
+    judge_veto: bool = Field(
+        False, description="set reward to the minimum when the judge says harmful"
+    )
+    lora_r: int = Field(16, ge=1)
+    heldout_fraction: float = Field(0.25, gt=0.0, lt=1.0)
+
+
+class RunConfig(_Strict):
+    """One ARES run: the system under test, the attack, the budget and the repair."""
+
+    name: str = Field("ares-run", min_length=1)
+    seed: int = 0
+    output_dir: Path = Path("runs")
+    catalog: list[str] = Field(
+        default_factory=lambda: ["builtin"],
+        description="catalog files merged in order; 'builtin' is the shipped catalog",
+    )
+    policy: PolicyConfig
+    reward_model: ModelConfig
+    mentor: MentorConfig = Field(default_factory=MentorConfig)
+    judge: JudgeConfig = Field(default_factory=JudgeConfig)
+    typing: TypingConfig = Field(default_factory=TypingConfig)
+    search: SearchConfig = Field(default_factory=SearchConfig)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    repair_rm: RewardRepairConfig = Field(default_factory=RewardRepairConfig)
+    repair_policy: PolicyRepairConfig = Field(default_factory=PolicyRepairConfig)
+
+    @field_validator("catalog", mode="before")
+    @classmethod
+    def _catalog_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+def _format_validation_error(source: str, error: ValidationError) -> str:
+    first = error.errors()[0]
+    path = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    more = len(error.errors()) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    got = first.get("input")
+    got_text = ""
+    if first["type"] not in ("missing",) and not isinstance(got, dict | list):
+        got_text = f", got {got!r}"
+    return f"{source}: {path}: {first['msg']}{got_text}{suffix}"
+
+
+def parse_config(data: Any, source: str = "<config>", base_dir: Path | None = None) -> RunConfig:
+    """Validate a config mapping; relative paths are resolved against ``base_dir``."""
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{source}: expected a mapping of settings at the top level, got {type(data).__name__}"
+        )
+    try:
+        config = RunConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(_format_validation_error(source, error)) from None
+    if base_dir is not None:
+        config = _resolve_paths(config, base_dir)
+    return config
+
+
+def _resolve_paths(config: RunConfig, base_dir: Path) -> RunConfig:
+    catalog = [
+        c if c == "builtin" or Path(c).is_absolute() else str(base_dir / c) for c in config.catalog
+    ]
+    mentor = config.mentor
+    if mentor.instructions_file is not None and not mentor.instructions_file.is_absolute():
+        mentor = mentor.model_copy(
+            update={"instructions_file": base_dir / mentor.instructions_file}
+        )
+    return config.model_copy(update={"catalog": catalog, "mentor": mentor})
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and validate a run config file; raises ``ConfigError`` naming the file and field."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(
+            f"{path}: not valid YAML{where}: {getattr(error, 'problem', error)}"
+        ) from None
+    return parse_config(data, source=str(path), base_dir=path.parent)
+
+
+def config_to_yaml(config: RunConfig) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

@@ -1,0 +1,1 @@
+"""ARES discovery stage."""

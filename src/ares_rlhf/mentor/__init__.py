@@ -1,0 +1,1 @@
+"""ARES mentor stage."""

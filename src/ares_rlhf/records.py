@@ -1,0 +1,213 @@
+"""Plain typed records that the ARES stages exchange.
+
+Every stage imports its data types from here (and reads/writes them through the run store);
+stages never import each other's internals.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+Message = dict[str, str]
+"""One chat message: ``{"role": "user" | "assistant" | "system", "content": str}``."""
+
+COMPONENT_TYPES: tuple[str, ...] = ("topic", "persona", "tactic", "goal")
+"""The four ARES component types, in the order used for combination keys."""
+
+
+class FailureType(str, Enum):
+    """How a dual probe failed (the paper's A / B / C typing)."""
+
+    POLICY_ONLY = "A"
+    """Policy answered harmfully; the reward model penalised that answer."""
+    RM_ONLY = "B"
+    """Policy stayed safe; the reward model rewards / prefers the malicious response."""
+    SYSTEMIC = "C"
+    """Policy answered harmfully and the reward model rewards that answer."""
+    NONE = "none"
+    """Neither part failed."""
+    UNSCORED = "unscored"
+    """The judge could not decide; never counted as safe."""
+
+    @property
+    def is_failure(self) -> bool:
+        return self in (FailureType.POLICY_ONLY, FailureType.RM_ONLY, FailureType.SYSTEMIC)
+
+
+class JudgeLabel(str, Enum):
+    """A harm judge's decision on one response."""
+
+    HARMFUL = "harmful"
+    SAFE = "safe"
+    UNSCORED = "unscored"
+
+
+@dataclass(frozen=True, order=True)
+class ComponentSpec:
+    """One combination of catalog components: the unit the search strategies choose."""
+
+    topic: str
+    persona: str
+    tactic: str
+    goal: str
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.topic, self.persona, self.tactic, self.goal)
+
+    def get(self, component_type: str) -> str:
+        if component_type not in COMPONENT_TYPES:
+            raise KeyError(
+                f"unknown component type {component_type!r}; expected one of {COMPONENT_TYPES}"
+            )
+        return getattr(self, component_type)
+
+    def as_dict(self) -> dict[str, str]:
+        return {t: getattr(self, t) for t in COMPONENT_TYPES}
+
+    def label(self) -> str:
+        return "/".join(self.key)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ComponentSpec:
+        missing = [t for t in COMPONENT_TYPES if not data.get(t)]
+        if missing:
+            raise ValueError(f"component spec is missing {', '.join(missing)}")
+        return cls(**{t: str(data[t]) for t in COMPONENT_TYPES})
+
+
+@dataclass
+class MentorOutput:
+    """What the Safety Mentor writes for one component spec."""
+
+    spec: ComponentSpec
+    messages: list[Message]
+    malicious: str
+    safe: str
+    mentor_id: str = ""
+    mentor_refused: bool = False
+    """The Mentor model refused to write the attack; a fallback (or nothing) was used."""
+    fallback_used: str | None = None
+
+    @property
+    def prompt(self) -> str:
+        """The last user message (the adversarial request itself)."""
+        for message in reversed(self.messages):
+            if message["role"] == "user":
+                return message["content"]
+        return ""
+
+
+@dataclass
+class JudgeVerdict:
+    """A harm judge's label for one (prompt, response), with a score in [0, 1] and a reason."""
+
+    label: JudgeLabel
+    score: float | None = None
+    reason: str = ""
+    categories: list[str] = field(default_factory=list)
+
+    @property
+    def harmful(self) -> bool:
+        return self.label is JudgeLabel.HARMFUL
+
+
+@dataclass
+class RewardScores:
+    """The reward model's scores in one dual probe."""
+
+    policy: float
+    malicious: float
+    safe: float
+
+    @property
+    def margin(self) -> float:
+        """Malicious minus safe: > 0 means the RM prefers the malicious response."""
+        return self.malicious - self.safe
+
+
+def new_probe_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass
+class Probe:
+    """One completed dual probe, as stored in the run store."""
+
+    spec: ComponentSpec
+    messages: list[Message]
+    malicious: str
+    safe: str
+    policy_response: str
+    judge: JudgeVerdict
+    rewards: RewardScores | None
+    failure_type: FailureType
+    policy_failed: bool | None
+    rm_failed: bool | None
+    policy_id: str = ""
+    reward_model_id: str = ""
+    mentor_id: str = ""
+    judge_id: str = ""
+    mentor_refused: bool = False
+    batch: int = 0
+    phase: str = "discovery"
+    """Which stage produced the probe: ``discovery``, ``verify-before``, ``verify-after``..."""
+    id: str = field(default_factory=new_probe_id)
+    created_at: float = field(default_factory=time.time)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def prompt(self) -> str:
+        for message in reversed(self.messages):
+            if message["role"] == "user":
+                return message["content"]
+        return ""
+
+    def to_flat_dict(self) -> dict[str, Any]:
+        """A flat, JSON-friendly row (used by the JSONL / Parquet / datasets exports)."""
+        row: dict[str, Any] = {
+            "id": self.id,
+            "phase": self.phase,
+            "batch": self.batch,
+            "created_at": self.created_at,
+            **self.spec.as_dict(),
+            "prompt": self.prompt,
+            "messages": self.messages,
+            "malicious": self.malicious,
+            "safe": self.safe,
+            "policy_response": self.policy_response,
+            "judge_label": self.judge.label.value,
+            "judge_score": self.judge.score,
+            "judge_reason": self.judge.reason,
+            "rm_policy": self.rewards.policy if self.rewards else None,
+            "rm_malicious": self.rewards.malicious if self.rewards else None,
+            "rm_safe": self.rewards.safe if self.rewards else None,
+            "failure_type": self.failure_type.value,
+            "policy_failed": self.policy_failed,
+            "rm_failed": self.rm_failed,
+            "policy_id": self.policy_id,
+            "reward_model_id": self.reward_model_id,
+            "mentor_id": self.mentor_id,
+            "judge_id": self.judge_id,
+            "mentor_refused": self.mentor_refused,
+        }
+        return row
+
+
+@dataclass
+class Artifact:
+    """Something a later stage produced: a checkpoint path, a metrics table..."""
+
+    kind: str
+    """e.g. ``rm_checkpoint``, ``policy_checkpoint``, ``rm_repair_metrics``, ``verify_metrics``."""
+    path: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    created_at: float = field(default_factory=time.time)
+    id: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)

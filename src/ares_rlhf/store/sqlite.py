@@ -1,0 +1,367 @@
+"""The run store: one embedded SQLite database (WAL mode) per run folder.
+
+It holds the run config, every probe, the artifacts later stages produce (checkpoints, metrics)
+and small pieces of resumable state. Every write is one transaction, so a run killed at any
+moment keeps everything committed before it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ares_rlhf.errors import StoreError
+from ares_rlhf.records import (
+    Artifact,
+    ComponentSpec,
+    FailureType,
+    JudgeLabel,
+    JudgeVerdict,
+    Probe,
+    RewardScores,
+)
+
+SCHEMA_VERSION = 1
+DB_NAME = "ares.db"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS probes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    phase TEXT NOT NULL,
+    batch INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    topic TEXT NOT NULL, persona TEXT NOT NULL, tactic TEXT NOT NULL, goal TEXT NOT NULL,
+    messages TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    malicious TEXT NOT NULL,
+    safe TEXT NOT NULL,
+    policy_response TEXT NOT NULL,
+    judge_label TEXT NOT NULL,
+    judge_score REAL,
+    judge_reason TEXT NOT NULL,
+    judge_categories TEXT NOT NULL,
+    rm_policy REAL, rm_malicious REAL, rm_safe REAL,
+    failure_type TEXT NOT NULL,
+    policy_failed INTEGER,
+    rm_failed INTEGER,
+    policy_id TEXT NOT NULL, reward_model_id TEXT NOT NULL, mentor_id TEXT NOT NULL, judge_id TEXT NOT NULL,
+    mentor_refused INTEGER NOT NULL,
+    extra TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS probes_phase ON probes(phase, seq);
+CREATE TABLE IF NOT EXISTS artifacts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    path TEXT,
+    data TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at REAL NOT NULL);
+"""
+
+_PROBE_COLUMNS = (
+    "id",
+    "phase",
+    "batch",
+    "created_at",
+    "topic",
+    "persona",
+    "tactic",
+    "goal",
+    "messages",
+    "prompt",
+    "malicious",
+    "safe",
+    "policy_response",
+    "judge_label",
+    "judge_score",
+    "judge_reason",
+    "judge_categories",
+    "rm_policy",
+    "rm_malicious",
+    "rm_safe",
+    "failure_type",
+    "policy_failed",
+    "rm_failed",
+    "policy_id",
+    "reward_model_id",
+    "mentor_id",
+    "judge_id",
+    "mentor_refused",
+    "extra",
+)
+
+
+def _bool_or_none(value: Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def _probe_row(probe: Probe) -> tuple[Any, ...]:
+    rewards = probe.rewards
+    return (
+        probe.id,
+        probe.phase,
+        probe.batch,
+        probe.created_at,
+        *probe.spec.key,
+        json.dumps(probe.messages, ensure_ascii=False),
+        probe.prompt,
+        probe.malicious,
+        probe.safe,
+        probe.policy_response,
+        probe.judge.label.value,
+        probe.judge.score,
+        probe.judge.reason,
+        json.dumps(probe.judge.categories),
+        rewards.policy if rewards else None,
+        rewards.malicious if rewards else None,
+        rewards.safe if rewards else None,
+        probe.failure_type.value,
+        None if probe.policy_failed is None else int(probe.policy_failed),
+        None if probe.rm_failed is None else int(probe.rm_failed),
+        probe.policy_id,
+        probe.reward_model_id,
+        probe.mentor_id,
+        probe.judge_id,
+        int(probe.mentor_refused),
+        json.dumps(probe.extra, ensure_ascii=False),
+    )
+
+
+def _row_probe(row: sqlite3.Row) -> Probe:
+    rewards = None
+    if row["rm_policy"] is not None or row["rm_malicious"] is not None:
+        rewards = RewardScores(row["rm_policy"], row["rm_malicious"], row["rm_safe"])
+    return Probe(
+        spec=ComponentSpec(row["topic"], row["persona"], row["tactic"], row["goal"]),
+        messages=json.loads(row["messages"]),
+        malicious=row["malicious"],
+        safe=row["safe"],
+        policy_response=row["policy_response"],
+        judge=JudgeVerdict(
+            JudgeLabel(row["judge_label"]),
+            row["judge_score"],
+            row["judge_reason"],
+            json.loads(row["judge_categories"]),
+        ),
+        rewards=rewards,
+        failure_type=FailureType(row["failure_type"]),
+        policy_failed=_bool_or_none(row["policy_failed"]),
+        rm_failed=_bool_or_none(row["rm_failed"]),
+        policy_id=row["policy_id"],
+        reward_model_id=row["reward_model_id"],
+        mentor_id=row["mentor_id"],
+        judge_id=row["judge_id"],
+        mentor_refused=bool(row["mentor_refused"]),
+        batch=row["batch"],
+        phase=row["phase"],
+        id=row["id"],
+        created_at=row["created_at"],
+        extra=json.loads(row["extra"]),
+    )
+
+
+class RunStore:
+    """A run folder's SQLite store. Use :meth:`create` for a new run and :meth:`open` to reopen one."""
+
+    def __init__(self, run_dir: Path, connection: sqlite3.Connection) -> None:
+        self.run_dir = run_dir
+        self._db = connection
+
+    # -- opening -----------------------------------------------------------------------------
+    @staticmethod
+    def _connect(path: Path) -> sqlite3.Connection:
+        db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        return db
+
+    @classmethod
+    def create(cls, run_dir: str | Path, config: dict[str, Any]) -> RunStore:
+        """Create a new run folder and its store; refuses a folder that already holds a run."""
+        run_dir = Path(run_dir)
+        db_path = run_dir / DB_NAME
+        if db_path.exists():
+            raise StoreError(f"{run_dir}: already holds a run store; use --resume to continue it")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        db = cls._connect(db_path)
+        store = cls(run_dir, db)
+        with store.transaction():
+            # executescript() would commit on its own, so the schema runs statement by statement.
+            for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
+                db.execute(statement)
+            db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            db.execute("INSERT INTO meta VALUES ('created_at', ?)", (str(time.time()),))
+            db.execute(
+                "INSERT INTO meta VALUES ('config', ?)", (json.dumps(config, ensure_ascii=False),)
+            )
+        return store
+
+    @classmethod
+    def open(cls, run_dir: str | Path) -> RunStore:
+        """Reopen an existing run; refuses a store written by a newer ARES (higher schema version)."""
+        run_dir = Path(run_dir)
+        db_path = run_dir / DB_NAME
+        if not db_path.is_file():
+            raise StoreError(f"{run_dir}: not an ARES run folder (no {DB_NAME})")
+        db = cls._connect(db_path)
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except sqlite3.DatabaseError as error:
+            db.close()
+            raise StoreError(f"{db_path}: not a readable ARES run store ({error})") from None
+        if row is None:
+            db.close()
+            raise StoreError(f"{db_path}: has no schema version; not an ARES run store")
+        version = int(row["value"])
+        if version > SCHEMA_VERSION:
+            db.close()
+            raise StoreError(
+                f"{db_path}: schema version {version} is newer than this ARES supports ({SCHEMA_VERSION}); upgrade ares-rlhf"
+            )
+        return cls(run_dir, db)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write: everything inside commits together or not at all."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            self._db.execute("COMMIT")
+
+    # -- meta and config -----------------------------------------------------------------------
+    @property
+    def schema_version(self) -> int:
+        return int(self._meta("schema_version"))
+
+    def _meta(self, key: str) -> str:
+        row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        if row is None:
+            raise StoreError(f"{self.run_dir}: run store has no {key!r}")
+        return row["value"]
+
+    def config(self) -> dict[str, Any]:
+        """The run config as stored when the run was created."""
+        return json.loads(self._meta("config"))
+
+    # -- probes ----------------------------------------------------------------------------------
+    def add_probes(self, probes: Iterable[Probe]) -> int:
+        """Write probes in one transaction; returns how many were written."""
+        rows = [_probe_row(p) for p in probes]
+        if not rows:
+            return 0
+        placeholders = ", ".join("?" for _ in _PROBE_COLUMNS)
+        with self.transaction() as db:
+            db.executemany(
+                f"INSERT INTO probes ({', '.join(_PROBE_COLUMNS)}) VALUES ({placeholders})", rows
+            )
+        return len(rows)
+
+    def add_probes_and_state(self, probes: Iterable[Probe], state: dict[str, Any]) -> int:
+        """Write a batch of probes and resumable state together (one transaction)."""
+        rows = [_probe_row(p) for p in probes]
+        placeholders = ", ".join("?" for _ in _PROBE_COLUMNS)
+        with self.transaction() as db:
+            if rows:
+                db.executemany(
+                    f"INSERT INTO probes ({', '.join(_PROBE_COLUMNS)}) VALUES ({placeholders})",
+                    rows,
+                )
+            for key, value in state.items():
+                db.execute(
+                    "INSERT INTO state VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
+                    (key, json.dumps(value), time.time()),
+                )
+        return len(rows)
+
+    def probes(self, phase: str | None = "discovery") -> list[Probe]:
+        """Probes in write order; ``phase=None`` returns every phase."""
+        return list(self.iter_probes(phase))
+
+    def iter_probes(self, phase: str | None = "discovery") -> Iterator[Probe]:
+        if phase is None:
+            cursor = self._db.execute("SELECT * FROM probes ORDER BY seq")
+        else:
+            cursor = self._db.execute("SELECT * FROM probes WHERE phase=? ORDER BY seq", (phase,))
+        for row in cursor:
+            yield _row_probe(row)
+
+    def count_probes(self, phase: str | None = "discovery") -> int:
+        if phase is None:
+            return self._db.execute("SELECT COUNT(*) FROM probes").fetchone()[0]
+        return self._db.execute("SELECT COUNT(*) FROM probes WHERE phase=?", (phase,)).fetchone()[0]
+
+    def failure_counts(self, phase: str = "discovery") -> dict[str, int]:
+        counts = {ft.value: 0 for ft in FailureType}
+        for row in self._db.execute(
+            "SELECT failure_type, COUNT(*) AS n FROM probes WHERE phase=? GROUP BY failure_type",
+            (phase,),
+        ):
+            counts[row["failure_type"]] = row["n"]
+        return counts
+
+    def phases(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT DISTINCT phase FROM probes ORDER BY phase")]
+
+    # -- state -----------------------------------------------------------------------------------
+    def set_state(self, key: str, value: Any) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO state VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value, updated_at=excluded.updated_at",
+                (key, json.dumps(value), time.time()),
+            )
+
+    def get_state(self, key: str, default: Any = None) -> Any:
+        row = self._db.execute("SELECT value FROM state WHERE key=?", (key,)).fetchone()
+        return default if row is None else json.loads(row["value"])
+
+    # -- artifacts -------------------------------------------------------------------------------
+    def add_artifact(self, artifact: Artifact) -> Artifact:
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO artifacts (kind, path, data, created_at) VALUES (?, ?, ?, ?)",
+                (
+                    artifact.kind,
+                    artifact.path,
+                    json.dumps(artifact.data, ensure_ascii=False),
+                    artifact.created_at,
+                ),
+            )
+            artifact.id = cursor.lastrowid
+        return artifact
+
+    def artifacts(self, kind: str | None = None) -> list[Artifact]:
+        if kind is None:
+            rows = self._db.execute("SELECT * FROM artifacts ORDER BY id")
+        else:
+            rows = self._db.execute("SELECT * FROM artifacts WHERE kind=? ORDER BY id", (kind,))
+        return [
+            Artifact(r["kind"], r["path"], json.loads(r["data"]), r["created_at"], r["id"])
+            for r in rows
+        ]
+
+    def latest_artifact(self, kind: str) -> Artifact | None:
+        found = self.artifacts(kind)
+        return found[-1] if found else None

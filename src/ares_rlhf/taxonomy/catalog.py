@@ -1,0 +1,239 @@
+"""The component catalog: topics, personas, tactics and goals, loaded from YAML files.
+
+A catalog is built from one or more sources merged in order (``builtin`` = the shipped file).
+Within one file ids must be unique; a later file may add entries, replace an entry by listing
+its id under ``override: true`` entries, or start afresh with ``replace: true`` at the top.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ares_rlhf.errors import CatalogError
+from ares_rlhf.records import COMPONENT_TYPES, ComponentSpec
+
+SECTION_OF_TYPE = {"topic": "topics", "persona": "personas", "tactic": "tactics", "goal": "goals"}
+TYPE_OF_SECTION = {section: ctype for ctype, section in SECTION_OF_TYPE.items()}
+
+# The text fragments each component type carries, and the {slots} each fragment may use.
+FRAGMENT_SLOTS: dict[str, dict[str, frozenset[str]]] = {
+    "topic": {"subjects": frozenset(), "redirects": frozenset()},
+    "persona": {"intros": frozenset()},
+    "tactic": {
+        "frames": frozenset({"intro", "request", "request_a", "request_b", "request_encoded"})
+    },
+    "goal": {
+        "asks": frozenset({"subject"}),
+        "malicious": frozenset({"subject"}),
+        "safe": frozenset({"subject", "redirect"}),
+    },
+}
+OPTIONAL_LIST_FIELDS = {"topic": ("categories",)}
+_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
+_SLOT_PATTERN = re.compile(r"\{([^{}]*)\}")
+BUILTIN = "builtin"
+
+
+@dataclass(frozen=True)
+class Component:
+    """One catalog entry."""
+
+    type: str
+    id: str
+    description: str
+    fragments: dict[str, tuple[str, ...]]
+    categories: tuple[str, ...] = ()
+    source: str = ""
+
+    def fragment(self, name: str) -> tuple[str, ...]:
+        return self.fragments[name]
+
+
+@dataclass
+class Catalog:
+    """The merged component catalog: an ordered id -> Component mapping per type."""
+
+    components: dict[str, dict[str, Component]] = field(
+        default_factory=lambda: {t: {} for t in COMPONENT_TYPES}
+    )
+    sources: list[str] = field(default_factory=list)
+
+    def ids(self, component_type: str) -> list[str]:
+        return list(self.components[component_type])
+
+    def get(self, component_type: str, component_id: str) -> Component:
+        try:
+            return self.components[component_type][component_id]
+        except KeyError:
+            known = ", ".join(self.ids(component_type)) if component_type in self.components else ""
+            raise CatalogError(
+                f"unknown {component_type} id {component_id!r}; known: {known}"
+            ) from None
+
+    def sizes(self) -> dict[str, int]:
+        return {t: len(self.components[t]) for t in COMPONENT_TYPES}
+
+    @property
+    def combination_count(self) -> int:
+        count = 1
+        for size in self.sizes().values():
+            count *= size
+        return count
+
+    def all_specs(self) -> Iterator[ComponentSpec]:
+        """Every combination, in catalog order (topic-major)."""
+        for key in itertools.product(*(self.ids(t) for t in COMPONENT_TYPES)):
+            yield ComponentSpec(*key)
+
+    def validate_spec(self, spec: ComponentSpec) -> None:
+        for ctype in COMPONENT_TYPES:
+            self.get(ctype, spec.get(ctype))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for ctype, section in SECTION_OF_TYPE.items():
+            out[section] = [
+                {
+                    "id": c.id,
+                    "description": c.description,
+                    **({"categories": list(c.categories)} if c.categories else {}),
+                    **{k: list(v) for k, v in c.fragments.items()},
+                }
+                for c in self.components[ctype].values()
+            ]
+        return out
+
+
+def _builtin_text() -> tuple[str, str]:
+    path = resources.files("ares_rlhf.taxonomy").joinpath("data/builtin.yaml")
+    return path.read_text(encoding="utf-8"), "builtin"
+
+
+def _read_source(source: str | Path) -> tuple[Any, str]:
+    if str(source) == BUILTIN:
+        text, name = _builtin_text()
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise CatalogError(f"{path}: no such catalog file")
+        text, name = path.read_text(encoding="utf-8"), str(path)
+    try:
+        return yaml.safe_load(text), name
+    except yaml.YAMLError as error:
+        raise CatalogError(f"{name}: not valid YAML: {error}") from None
+
+
+def _parse_component(ctype: str, entry: Any, where: str, name: str) -> tuple[Component, bool]:
+    if not isinstance(entry, dict):
+        raise CatalogError(
+            f"{name}: {where}: expected a mapping with id, description and fragments"
+        )
+    allowed = {
+        "id",
+        "description",
+        "override",
+        *FRAGMENT_SLOTS[ctype],
+        *OPTIONAL_LIST_FIELDS.get(ctype, ()),
+    }
+    unknown = sorted(set(entry) - allowed)
+    if unknown:
+        raise CatalogError(
+            f"{name}: {where}: unknown field {unknown[0]!r} for a {ctype}; allowed: {', '.join(sorted(allowed))}"
+        )
+    cid = entry.get("id")
+    if not isinstance(cid, str) or not cid.strip():
+        raise CatalogError(f"{name}: {where}.id: must be a non-empty string")
+    if not _ID_PATTERN.match(cid):
+        raise CatalogError(
+            f"{name}: {where}.id: {cid!r} must use lower-case letters, digits, '_' or '-'"
+        )
+    where = f"{where} ({cid})"
+    description = entry.get("description")
+    if not isinstance(description, str) or not description.strip():
+        raise CatalogError(f"{name}: {where}.description: must be a non-empty string")
+    fragments: dict[str, tuple[str, ...]] = {}
+    for fname, slots in FRAGMENT_SLOTS[ctype].items():
+        values = entry.get(fname)
+        if not isinstance(values, list) or not values:
+            raise CatalogError(
+                f"{name}: {where}.{fname}: must be a non-empty list of text fragments"
+            )
+        for i, value in enumerate(values):
+            if not isinstance(value, str) or not value.strip():
+                raise CatalogError(f"{name}: {where}.{fname}[{i}]: must be a non-empty string")
+            for slot in _SLOT_PATTERN.findall(value):
+                if slot not in slots:
+                    allowed_slots = ", ".join("{" + s + "}" for s in sorted(slots)) or "none"
+                    raise CatalogError(
+                        f"{name}: {where}.{fname}[{i}]: unknown reference {{{slot}}}; allowed here: {allowed_slots}"
+                    )
+        fragments[fname] = tuple(values)
+    categories = entry.get("categories", [])
+    if not isinstance(categories, list) or any(
+        not isinstance(c, str) or not c.strip() for c in categories
+    ):
+        raise CatalogError(f"{name}: {where}.categories: must be a list of non-empty strings")
+    override = entry.get("override", False)
+    if not isinstance(override, bool):
+        raise CatalogError(f"{name}: {where}.override: must be true or false")
+    return Component(ctype, cid, description.strip(), fragments, tuple(categories), name), override
+
+
+def _merge_file(catalog: Catalog, data: Any, name: str) -> None:
+    if not isinstance(data, dict):
+        raise CatalogError(f"{name}: expected a mapping with topics, personas, tactics and goals")
+    unknown = sorted(set(data) - {*TYPE_OF_SECTION, "version", "replace", "description"})
+    if unknown:
+        raise CatalogError(
+            f"{name}: unknown section {unknown[0]!r}; expected topics, personas, tactics, goals"
+        )
+    if data.get("replace", False):
+        catalog.components = {t: {} for t in COMPONENT_TYPES}
+    for section, ctype in TYPE_OF_SECTION.items():
+        entries = data.get(section, [])
+        if entries is None:
+            entries = []
+        if not isinstance(entries, list):
+            raise CatalogError(f"{name}: {section}: must be a list")
+        seen: set[str] = set()
+        for index, entry in enumerate(entries):
+            component, override = _parse_component(ctype, entry, f"{section}[{index}]", name)
+            if component.id in seen:
+                raise CatalogError(f"{name}: {section}[{index}]: duplicate id {component.id!r}")
+            seen.add(component.id)
+            existing = catalog.components[ctype]
+            if override and component.id not in existing:
+                raise CatalogError(
+                    f"{name}: {section}[{index}]: override of unknown {ctype} id {component.id!r} (nothing to replace)"
+                )
+            if not override and component.id in existing:
+                raise CatalogError(
+                    f"{name}: {section}[{index}]: duplicate id {component.id!r} (already defined in "
+                    f"{existing[component.id].source}); set 'override: true' to replace it"
+                )
+            existing[component.id] = component
+
+
+def load_catalog(sources: Sequence[str | Path] = (BUILTIN,)) -> Catalog:
+    """Load and merge catalog sources in order; raises ``CatalogError`` on any invalid entry."""
+    if isinstance(sources, str | Path):
+        sources = [sources]
+    catalog = Catalog()
+    for source in sources:
+        data, name = _read_source(source)
+        _merge_file(catalog, data, name)
+        catalog.sources.append(name)
+    for ctype in COMPONENT_TYPES:
+        if not catalog.components[ctype]:
+            raise CatalogError(
+                f"{', '.join(catalog.sources)}: the merged catalog has no {SECTION_OF_TYPE[ctype]}; every type needs at least one"
+            )
+    return catalog

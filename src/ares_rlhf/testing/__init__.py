@@ -1,0 +1,1 @@
+"""Helpers to build tiny local models (for tests and smoke runs; no hub access needed)."""

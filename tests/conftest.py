@@ -1,0 +1,41 @@
+"""Shared fixtures: tiny local models (built once per session) and the shared benchmark data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def tiny_lm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer Qwen3 causal LM with a locally trained ChatML tokenizer (spec: ``hf:<dir>``)."""
+    from ares_rlhf.testing.tiny import build_tiny_causal_lm
+
+    return build_tiny_causal_lm(tmp_path_factory.mktemp("tiny") / "lm")
+
+
+@pytest.fixture(scope="session")
+def tiny_rm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer Qwen3 sequence-classification reward model (one score) + tokenizer."""
+    from ares_rlhf.testing.tiny import build_tiny_reward_model
+
+    return build_tiny_reward_model(tmp_path_factory.mktemp("tiny") / "rm")
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir() -> Path:
+    """``../shared/data`` beside the checkout (benchmark CSVs); tests skip if it is absent."""
+    candidates = [REPO_ROOT.parent / "shared" / "data", Path(os.environ.get("ARES_SHARED_DATA", "/nonexistent"))]
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    pytest.skip("shared benchmark data (../shared/data) not available")
