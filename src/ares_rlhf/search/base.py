@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from ares_rlhf.errors import ConfigError
 from ares_rlhf.records import ComponentSpec, FailureType
 from ares_rlhf.taxonomy import Catalog
@@ -26,8 +28,13 @@ class Outcome:
 class SearchStrategy(ABC):
     """Proposes batches of specs and learns from their outcomes.
 
-    Strategies must be deterministic for a given seed and sequence of observed outcomes, so a
-    resumed run that replays the stored outcomes continues exactly where it stopped.
+    Contract (it makes resumed runs continue exactly where they stopped):
+
+    * all randomness in :meth:`propose` comes from ``self.rng``, which the discovery loop resets
+      with :meth:`reseed` before each batch;
+    * what the strategy has *learned* depends only on the outcomes passed to :meth:`observe`,
+      in order; ``propose`` never changes it. A resumed run replays the stored outcomes through
+      ``observe`` and continues with the next batch index.
     """
 
     name: str = ""
@@ -35,6 +42,11 @@ class SearchStrategy(ABC):
     def __init__(self, catalog: Catalog, seed: int = 0, **options: Any) -> None:
         self.catalog = catalog
         self.seed = seed
+        self.rng = np.random.default_rng([seed, 0])
+
+    def reseed(self, batch_index: int) -> None:
+        """Derive this batch's random generator from (seed, batch index)."""
+        self.rng = np.random.default_rng([self.seed, batch_index])
 
     @abstractmethod
     def propose(self, n: int) -> list[ComponentSpec]:
