@@ -214,16 +214,47 @@ def parse_config(data: Any, source: str = "<config>", base_dir: Path | None = No
     return config
 
 
+_PATH_SCHEMES = ("sim", "hf")
+
+
+def _resolve_spec(spec: str, base_dir: Path) -> str:
+    """Make a local path in a model spec relative to the config file (``sim:`` always, ``hf:`` if it exists)."""
+    scheme, _, target = spec.partition(":")
+    if scheme not in _PATH_SCHEMES or Path(target).is_absolute():
+        return spec
+    candidate = base_dir / target
+    if scheme == "sim" or candidate.exists():
+        return f"{scheme}:{candidate}"
+    return spec
+
+
+def _resolve_model(model: Any, base_dir: Path) -> Any:
+    if model is None:
+        return None
+    return model.model_copy(update={"spec": _resolve_spec(model.spec, base_dir)})
+
+
 def _resolve_paths(config: RunConfig, base_dir: Path) -> RunConfig:
     catalog = [
         c if c == "builtin" or Path(c).is_absolute() else str(base_dir / c) for c in config.catalog
     ]
-    mentor = config.mentor
+    mentor = config.mentor.model_copy(
+        update={"model": _resolve_model(config.mentor.model, base_dir)}
+    )
     if mentor.instructions_file is not None and not mentor.instructions_file.is_absolute():
         mentor = mentor.model_copy(
             update={"instructions_file": base_dir / mentor.instructions_file}
         )
-    return config.model_copy(update={"catalog": catalog, "mentor": mentor})
+    judge = config.judge.model_copy(update={"model": _resolve_model(config.judge.model, base_dir)})
+    return config.model_copy(
+        update={
+            "catalog": catalog,
+            "mentor": mentor,
+            "judge": judge,
+            "policy": _resolve_model(config.policy, base_dir),
+            "reward_model": _resolve_model(config.reward_model, base_dir),
+        }
+    )
 
 
 def load_config(path: str | Path) -> RunConfig:
