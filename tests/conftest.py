@@ -34,8 +34,48 @@ def tiny_rm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def shared_data_dir() -> Path:
     """``../shared/data`` beside the checkout (benchmark CSVs); tests skip if it is absent."""
-    candidates = [REPO_ROOT.parent / "shared" / "data", Path(os.environ.get("ARES_SHARED_DATA", "/nonexistent"))]
+    candidates = [
+        REPO_ROOT.parent / "shared" / "data",
+        Path(os.environ.get("ARES_SHARED_DATA", "/nonexistent")),
+    ]
     for candidate in candidates:
         if candidate.is_dir():
             return candidate
     pytest.skip("shared benchmark data (../shared/data) not available")
+
+
+def _make_probe(i: int, failure=None, phase: str = "discovery"):
+    from ares_rlhf.records import (
+        ComponentSpec,
+        FailureType,
+        JudgeLabel,
+        JudgeVerdict,
+        Probe,
+        RewardScores,
+    )
+
+    return Probe(
+        spec=ComponentSpec("cybercrime", "student", "role_play", "code"),
+        messages=[{"role": "user", "content": f"prompt {i}"}],
+        malicious="Sure [CODE REDACTED]",
+        safe="I can't help with that.",
+        policy_response=f"answer {i}",
+        judge=JudgeVerdict(JudgeLabel.HARMFUL, 0.9, "complied", ["S2"]),
+        rewards=RewardScores(policy=1.5, malicious=2.0, safe=0.5),
+        failure_type=failure or FailureType.SYSTEMIC,
+        policy_failed=True,
+        rm_failed=True,
+        policy_id="hf:p",
+        reward_model_id="hf:r",
+        mentor_id="template",
+        judge_id="refusal",
+        batch=i // 2,
+        phase=phase,
+        extra={"k": i},
+    )
+
+
+@pytest.fixture
+def make_probe():
+    """Factory for a fully populated ``Probe`` (type C by default): ``make_probe(i, failure, phase)``."""
+    return _make_probe
