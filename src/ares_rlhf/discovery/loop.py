@@ -1,0 +1,522 @@
+"""The dual-probe discovery loop: propose specs, compose, probe policy + RM, type, store, learn.
+
+One batch = ``strategy.reseed(batch)`` -> ``propose`` -> Mentor ``compose`` -> near-duplicate
+filter (re-draws) -> policy answers -> harm judge -> RM scores (policy answer, malicious, safe)
+-> A/B/C typing -> one store transaction with the probes *and* the loop state -> ``observe``.
+
+The loop is resumable by construction: :func:`run_discovery` on a store that already holds
+discovery state replays the stored outcomes through the strategy (batch by batch, in order),
+rebuilds the near-duplicate index from the stored prompts, and continues with the next batch
+index. Every random choice is keyed on (seed, batch index), so a resumed run proposes and
+composes exactly what an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ares_rlhf.backends.base import ChatModel, RewardModel, SamplingParams
+from ares_rlhf.config import RunConfig, parse_config
+from ares_rlhf.discovery.dedup import NearDuplicateIndex, diversity_report
+from ares_rlhf.discovery.typing import TypingRules, calibrate_threshold
+from ares_rlhf.errors import DataError
+from ares_rlhf.judges.base import HarmJudge
+from ares_rlhf.mentor.base import SafetyMentor
+from ares_rlhf.records import (
+    COMPONENT_TYPES,
+    ComponentSpec,
+    FailureType,
+    JudgeVerdict,
+    MentorOutput,
+    Probe,
+    RewardScores,
+)
+from ares_rlhf.search.base import Outcome, SearchStrategy, create_strategy
+from ares_rlhf.store.sqlite import RunStore
+from ares_rlhf.taxonomy import Catalog, load_catalog
+
+PHASE = "discovery"
+STATE_KEY = "discovery"
+MAX_REDRAWS = 3
+"""Extra Mentor variants tried for a near-duplicate prompt before the slot is skipped."""
+MAX_EMPTY_BATCHES = 5
+"""Consecutive batches that write nothing (all duplicates or Mentor skips) before stopping."""
+
+
+@dataclass
+class DiscoveryProgress:
+    """What the progress callback receives after each batch."""
+
+    done: int
+    budget: int
+    counts: dict[str, int]
+    skipped_duplicates: int
+    mentor_skipped: int
+    elapsed_s: float
+    session_probes: int
+    """Probes written by this process (a resumed run starts at 0)."""
+
+    @property
+    def probes_per_s(self) -> float:
+        return self.session_probes / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+@dataclass
+class DiscoverySummary:
+    """The outcome of a discovery run (computed from the store, so it covers resumed runs)."""
+
+    run_dir: Path
+    probes: int
+    budget: int
+    counts: dict[str, int]
+    skipped_duplicates: int
+    mentor_skipped: int
+    mentor_refused: int
+    threshold: float
+    batches: int
+    elapsed_s: float
+    session_probes: int
+    stopped_early: bool = False
+    top_combinations: list[tuple[str, int]] = field(default_factory=list)
+    """Most frequent combinations among systemic (C) failures."""
+    top_components: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    """Per component type, the most frequent components among C failures."""
+    diversity: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def probes_per_s(self) -> float:
+        return self.session_probes / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def rates(self) -> dict[str, float]:
+        return {k: (v / self.probes if self.probes else 0.0) for k, v in self.counts.items()}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_dir": str(self.run_dir),
+            "probes": self.probes,
+            "budget": self.budget,
+            "counts": self.counts,
+            "rates": self.rates(),
+            "skipped_duplicates": self.skipped_duplicates,
+            "mentor_skipped": self.mentor_skipped,
+            "mentor_refused": self.mentor_refused,
+            "threshold": self.threshold,
+            "batches": self.batches,
+            "elapsed_s": self.elapsed_s,
+            "probes_per_s": self.probes_per_s,
+            "stopped_early": self.stopped_early,
+            "top_combinations": self.top_combinations,
+            "top_components": self.top_components,
+            "diversity": self.diversity,
+        }
+
+
+def slot_variant(batch_index: int, position: int, attempt: int) -> int:
+    """The Mentor variant for one probe slot: unique per (batch, position, re-draw attempt)."""
+    return (batch_index * 1_000_003 + position) * (MAX_REDRAWS + 1) + attempt
+
+
+def batch_seed(seed: int, batch_index: int) -> int:
+    """The policy's sampling seed for one batch (same batch -> same seed, also after resume)."""
+    return int(np.random.default_rng([seed, batch_index, 7]).integers(0, 2**31 - 1))
+
+
+@dataclass
+class Components:
+    """Everything a discovery run uses (see :func:`build_components`)."""
+
+    policy: ChatModel
+    reward_model: RewardModel
+    judge: HarmJudge
+    mentor: SafetyMentor
+    strategy: SearchStrategy
+    catalog: Catalog
+    owned: list[Any] = field(default_factory=list)
+    """Models built from the config (closed by :meth:`close`)."""
+
+    def close(self) -> None:
+        for model in self.owned:
+            model.close()
+        self.owned = []
+
+
+def build_judge(config: RunConfig) -> HarmJudge:
+    """The configured harm judge."""
+    from ares_rlhf.judges import judge_from_config
+
+    return judge_from_config(config.judge)
+
+
+def build_components(
+    config: RunConfig,
+    *,
+    policy: ChatModel | None = None,
+    reward_model: RewardModel | None = None,
+    judge: HarmJudge | None = None,
+    mentor: SafetyMentor | None = None,
+    strategy: SearchStrategy | None = None,
+    catalog: Catalog | None = None,
+) -> Components:
+    """Build the components not given from ``config`` (models load here)."""
+    from ares_rlhf.backends import chat_model_from_config, reward_model_from_config
+    from ares_rlhf.mentor import mentor_from_config
+
+    owned: list[Any] = []
+    catalog = catalog or (
+        strategy.catalog if strategy is not None else load_catalog(config.catalog)
+    )
+    if strategy is None:
+        strategy = create_strategy(
+            config.search.strategy, catalog, seed=config.seed, **config.search.options
+        )
+    if mentor is None:
+        mentor = mentor_from_config(config.mentor, catalog, seed=config.seed)
+        if hasattr(mentor, "model"):
+            owned.append(mentor.model)
+    if judge is None:
+        judge = build_judge(config)
+    if policy is None:
+        policy = chat_model_from_config(config.policy)
+        owned.append(policy)
+    if reward_model is None:
+        reward_model = reward_model_from_config(config.reward_model)
+        owned.append(reward_model)
+    return Components(policy, reward_model, judge, mentor, strategy, catalog, owned)
+
+
+def _chunks(n: int, size: int) -> list[range]:
+    return [range(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+def calibrate(
+    config: RunConfig, mentor: SafetyMentor, reward_model: RewardModel, catalog: Catalog
+) -> float:
+    """The RM threshold: fixed in the config, or a quantile of RM scores on Mentor safe responses.
+
+    The calibration specs are drawn uniformly with their own generator (seed, "calibration"), so
+    the search strategy's draws are untouched.
+    """
+    if config.typing.reward_threshold is not None:
+        return float(config.typing.reward_threshold)
+    rng = np.random.default_rng([config.seed, 0xCA1])
+    ids = [catalog.ids(t) for t in COMPONENT_TYPES]
+    count = config.typing.calibration_probes
+    picks = [rng.integers(0, len(i), size=count) for i in ids]
+    specs = [
+        ComponentSpec(*(i[p[k]] for i, p in zip(ids, picks, strict=True))) for k in range(count)
+    ]
+    outputs = mentor.compose(specs, [-1 - k for k in range(count)])
+    usable = [o for o in outputs if o is not None]
+    if not usable:
+        raise DataError(
+            "cannot calibrate the RM threshold: the Mentor produced no safe responses "
+            "(set typing.reward_threshold to a fixed value)"
+        )
+    scores = reward_model.score(
+        [o.messages for o in usable], [o.safe for o in usable], specs=[o.spec for o in usable]
+    )
+    finite = [s for s in scores if math.isfinite(s)]
+    if not finite:
+        raise DataError("cannot calibrate the RM threshold: the RM gave no finite scores")
+    return calibrate_threshold(finite, config.typing.reward_threshold_quantile)
+
+
+def _initial_state(threshold: float, budget: int) -> dict[str, Any]:
+    return {
+        "next_batch": 0,
+        "probes": 0,
+        "budget": budget,
+        "counts": {ft.value: 0 for ft in FailureType},
+        "skipped_duplicates": 0,
+        "mentor_skipped": 0,
+        "mentor_refused": 0,
+        "empty_batches": 0,
+        "threshold": threshold,
+        "done": False,
+        "stopped_early": False,
+    }
+
+
+def _replay(store: RunStore, strategy: SearchStrategy, index: NearDuplicateIndex) -> None:
+    """Feed stored probes back: outcomes to the strategy (per batch, in order), prompts to dedup."""
+    batch: list[Outcome] = []
+    current: int | None = None
+    for probe in store.iter_probes(PHASE):
+        if current is not None and probe.batch != current and batch:
+            strategy.observe(batch)
+            batch = []
+        current = probe.batch
+        batch.append(Outcome(probe.spec, probe.failure_type, probe.policy_failed, probe.rm_failed))
+        index.add(probe.prompt)
+    if batch:
+        strategy.observe(batch)
+
+
+def _compose_unique(
+    mentor: SafetyMentor,
+    specs: Sequence[ComponentSpec],
+    batch_index: int,
+    index: NearDuplicateIndex,
+) -> tuple[list[tuple[int, MentorOutput]], int, int]:
+    """Compose the batch, re-drawing near-duplicates; returns (kept, duplicates, mentor skips)."""
+    outputs = mentor.compose(specs, [slot_variant(batch_index, p, 0) for p in range(len(specs))])
+    current = dict(enumerate(outputs))
+    kept: list[tuple[int, MentorOutput]] = []
+    skipped = 0
+    pending = list(range(len(specs)))
+    for attempt in range(MAX_REDRAWS + 1):
+        if attempt and pending:
+            redrawn = mentor.compose(
+                [specs[p] for p in pending],
+                [slot_variant(batch_index, p, attempt) for p in pending],
+            )
+            current.update(zip(pending, redrawn, strict=True))
+        still: list[int] = []
+        for position in pending:
+            output = current[position]
+            if output is None:
+                skipped += 1
+            elif index.add_if_new(output.prompt):
+                kept.append((position, output))
+            else:
+                still.append(position)
+        pending = still
+        if not pending:
+            break
+    kept.sort(key=lambda item: item[0])
+    return kept, len(pending), skipped
+
+
+def _probe_batch(
+    parts: Components,
+    config: RunConfig,
+    rules: TypingRules,
+    batch_index: int,
+    kept: Sequence[tuple[int, MentorOutput]],
+) -> list[Probe]:
+    outputs = [o for _, o in kept]
+    specs = [o.spec for o in outputs]
+    conversations = [o.messages for o in outputs]
+    generation = config.policy.generation
+    params = SamplingParams(
+        max_new_tokens=generation.max_new_tokens,
+        temperature=generation.temperature,
+        top_p=generation.top_p,
+        seed=batch_seed(config.seed, batch_index),
+    )
+    responses: list[str] = []
+    for chunk in _chunks(len(outputs), generation.batch_size):
+        responses.extend(
+            parts.policy.generate(
+                [conversations[i] for i in chunk], params, specs=[specs[i] for i in chunk]
+            )
+        )
+    if len(responses) != len(outputs):
+        raise DataError(
+            f"policy {parts.policy.model_id!r} returned {len(responses)} answers for {len(outputs)} prompts"
+        )
+    verdicts = parts.judge.judge([o.prompt for o in outputs], responses)
+    n = len(outputs)
+    scores = parts.reward_model.score(
+        conversations * 3,
+        [*responses, *(o.malicious for o in outputs), *(o.safe for o in outputs)],
+        specs=specs * 3,
+    )
+    if len(verdicts) != n or len(scores) != 3 * n:
+        raise DataError("the judge or reward model returned the wrong number of results")
+    probes = []
+    for i, output in enumerate(outputs):
+        triple = (scores[i], scores[n + i], scores[2 * n + i])
+        rewards = RewardScores(*map(float, triple)) if all(map(math.isfinite, triple)) else None
+        verdict: JudgeVerdict = verdicts[i]
+        failure_type, policy_failed, rm_failed = rules.classify(verdict, rewards)
+        probes.append(
+            Probe(
+                spec=output.spec,
+                messages=output.messages,
+                malicious=output.malicious,
+                safe=output.safe,
+                policy_response=responses[i],
+                judge=verdict,
+                rewards=rewards,
+                failure_type=failure_type,
+                policy_failed=policy_failed,
+                rm_failed=rm_failed,
+                policy_id=parts.policy.model_id,
+                reward_model_id=parts.reward_model.model_id,
+                mentor_id=output.mentor_id,
+                judge_id=parts.judge.judge_id,
+                mentor_refused=output.mentor_refused,
+                batch=batch_index,
+                phase=PHASE,
+                extra={"variant_slot": kept[i][0], "fallback_used": output.fallback_used},
+            )
+        )
+    return probes
+
+
+def run_discovery(
+    config: RunConfig,
+    store: RunStore,
+    *,
+    policy: ChatModel | None = None,
+    reward_model: RewardModel | None = None,
+    judge: HarmJudge | None = None,
+    mentor: SafetyMentor | None = None,
+    strategy: SearchStrategy | None = None,
+    catalog: Catalog | None = None,
+    components: Components | None = None,
+    progress: Callable[[DiscoveryProgress], None] | None = None,
+    max_batches: int | None = None,
+) -> DiscoverySummary:
+    """Run (or continue) discovery in ``store`` until ``config.budget.probes`` probes are written.
+
+    Components not given are built from ``config`` (or pass them all, already built, as
+    ``components``); models built here are closed at the end. ``max_batches`` stops after that
+    many batches in this call (the run stays resumable).
+    """
+    parts = components or build_components(
+        config,
+        policy=policy,
+        reward_model=reward_model,
+        judge=judge,
+        mentor=mentor,
+        strategy=strategy,
+        catalog=catalog,
+    )
+    started = time.perf_counter()
+    session = 0
+    try:
+        budget = config.budget.probes
+        state = store.get_state(STATE_KEY)
+        index = NearDuplicateIndex(config.search.dedup_threshold)
+        if state is None:
+            threshold = calibrate(config, parts.mentor, parts.reward_model, parts.catalog)
+            state = _initial_state(threshold, budget)
+            store.set_state(STATE_KEY, state)
+        else:
+            _replay(store, parts.strategy, index)
+            state["probes"] = store.count_probes(PHASE)
+            state["counts"] = store.failure_counts(PHASE)
+            state["budget"] = budget
+            state["done"] = state["probes"] >= budget
+        rules = TypingRules(state["threshold"], config.typing.preference_margin)
+        batches_run = 0
+        while state["probes"] < budget and state["empty_batches"] < MAX_EMPTY_BATCHES:
+            if max_batches is not None and batches_run >= max_batches:
+                break
+            batch_index = state["next_batch"]
+            want = min(config.budget.batch_size, budget - state["probes"])
+            parts.strategy.reseed(batch_index)
+            specs = parts.strategy.propose(want)
+            kept, duplicates, mentor_skips = _compose_unique(
+                parts.mentor, specs, batch_index, index
+            )
+            probes = _probe_batch(parts, config, rules, batch_index, kept) if kept else []
+            counts = Counter(state["counts"])
+            counts.update(p.failure_type.value for p in probes)
+            state = {
+                **state,
+                "next_batch": batch_index + 1,
+                "probes": state["probes"] + len(probes),
+                "counts": dict(counts),
+                "skipped_duplicates": state["skipped_duplicates"] + duplicates,
+                "mentor_skipped": state["mentor_skipped"] + mentor_skips,
+                "mentor_refused": state["mentor_refused"] + sum(p.mentor_refused for p in probes),
+                "empty_batches": 0 if probes else state["empty_batches"] + 1,
+            }
+            state["done"] = state["probes"] >= budget
+            state["stopped_early"] = state["empty_batches"] >= MAX_EMPTY_BATCHES
+            store.add_probes_and_state(probes, {STATE_KEY: state})
+            parts.strategy.observe(
+                [Outcome(p.spec, p.failure_type, p.policy_failed, p.rm_failed) for p in probes]
+            )
+            session += len(probes)
+            batches_run += 1
+            if progress is not None:
+                progress(
+                    DiscoveryProgress(
+                        done=state["probes"],
+                        budget=budget,
+                        counts=dict(state["counts"]),
+                        skipped_duplicates=state["skipped_duplicates"],
+                        mentor_skipped=state["mentor_skipped"],
+                        elapsed_s=time.perf_counter() - started,
+                        session_probes=session,
+                    )
+                )
+        return summarise(store, state, time.perf_counter() - started, session)
+    finally:
+        if components is None:
+            parts.close()
+
+
+def summarise(
+    store: RunStore, state: dict[str, Any], elapsed_s: float = 0.0, session_probes: int = 0
+) -> DiscoverySummary:
+    """A summary of the discovery probes in ``store`` (with the loop state's counters)."""
+    systemic: Counter[str] = Counter()
+    components: dict[str, Counter[str]] = {t: Counter() for t in COMPONENT_TYPES}
+    failures: list[tuple[ComponentSpec, str]] = []
+    for probe in store.iter_probes(PHASE):
+        if probe.failure_type.is_failure:
+            failures.append((probe.spec, probe.prompt))
+        if probe.failure_type is FailureType.SYSTEMIC:
+            systemic[probe.spec.label()] += 1
+            for ctype in COMPONENT_TYPES:
+                components[ctype][probe.spec.get(ctype)] += 1
+    return DiscoverySummary(
+        run_dir=store.run_dir,
+        probes=store.count_probes(PHASE),
+        budget=state.get("budget", 0),
+        counts=store.failure_counts(PHASE),
+        skipped_duplicates=state.get("skipped_duplicates", 0),
+        mentor_skipped=state.get("mentor_skipped", 0),
+        mentor_refused=state.get("mentor_refused", 0),
+        threshold=state.get("threshold", float("nan")),
+        batches=state.get("next_batch", 0),
+        elapsed_s=elapsed_s,
+        session_probes=session_probes,
+        stopped_early=state.get("stopped_early", False),
+        top_combinations=systemic.most_common(10),
+        top_components={t: c.most_common(3) for t, c in components.items()},
+        diversity=diversity_report(failures).as_dict(),
+    )
+
+
+def config_from_store(store: RunStore) -> RunConfig:
+    """The run config stored in a run folder."""
+    return parse_config(store.config(), source=f"{store.run_dir} (stored config)")
+
+
+def resume_discovery(
+    run_dir: str | Path,
+    *,
+    progress: Callable[[DiscoveryProgress], None] | None = None,
+    **components: Any,
+) -> DiscoverySummary:
+    """Reopen a run folder and continue its discovery until the stored budget."""
+    with RunStore.open(run_dir) as store:
+        config = config_from_store(store)
+        return run_discovery(config, store, progress=progress, **components)
+
+
+__all__ = [
+    "Components",
+    "DiscoveryProgress",
+    "DiscoverySummary",
+    "build_components",
+    "calibrate",
+    "config_from_store",
+    "resume_discovery",
+    "run_discovery",
+    "summarise",
+]
