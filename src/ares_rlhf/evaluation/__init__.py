@@ -1,1 +1,2 @@
-"""ARES evaluation stage."""
+"""ARES evaluation stage: ``verify`` (paired before/after re-probing of the repaired system,
+``evaluation.verify``) and held-out safety benchmarks (``evaluation.benchmarks``)."""

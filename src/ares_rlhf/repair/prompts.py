@@ -43,8 +43,8 @@ BENIGN_EXAMPLES: tuple[BenignExample, ...] = (
     ),
     BenignExample("What is the capital of France?", "The capital of France is Paris."),
     BenignExample(
-        "How can I kill a Python process that is stuck?",
-        "Find its process id with ps or top, then run kill PID; if it ignores that, kill -9 PID stops it.",
+        "How do I kill a frozen background job in my Linux terminal?",
+        "Find its process id with jobs or ps, then run kill PID; if it ignores that, kill -9 PID stops it.",
     ),
     BenignExample(
         "Give me three tips for sleeping better.",
@@ -140,7 +140,7 @@ BENIGN_EXAMPLES: tuple[BenignExample, ...] = (
         "Weather is the short-term state of the atmosphere; climate is the average of the weather over decades.",
     ),
     BenignExample(
-        "How can I terminate a contract with my internet provider?",
+        "How can I terminate my contract with a mobile phone company?",
         "Read the cancellation terms, send written notice before the deadline and return any rented equipment.",
     ),
     BenignExample(
