@@ -120,7 +120,7 @@ def load_pretrained(
         raise BackendError(f"hf backend: {str(path)!r} is a file; give the model folder")
     adapter_base = _adapter_base(path) if path.is_dir() else None
     weights_source = adapter_base or target
-    resolved_device = resolve_device(device) if device_map is None else "cuda"
+    resolved_device = resolve_device(device if device_map is None else "auto")
     kwargs: dict[str, Any] = {
         "dtype": resolve_dtype(dtype, resolved_device),
         "trust_remote_code": trust_remote_code,
