@@ -178,3 +178,20 @@ def test_repair_reward_applies_length_penalty_and_judge_veto():
     assert scores[2] == pytest.approx(-0.5)
     cut = RepairReward(rm, stops=["\nQuestion:"])
     assert cut.cut(" answer\nQuestion: next") == "answer"
+
+
+def test_split_follows_the_reward_model_repair_split(tiny_run):
+    failing = {p.spec for p in tiny_run.probes() if p.failure_type.is_failure}
+    rm_side = sorted(p.spec for p in tiny_run.probes() if p.rm_failed)
+    rm_heldout = rm_side[:2]
+    tiny_run.add_artifact(
+        Artifact(
+            kind="rm_repair_metrics",
+            data={"heldout_combinations": [s.label() for s in rm_heldout]},
+        )
+    )
+    train, heldout = load_or_create_split(tiny_run, 0.25, seed=0)
+    assert set(rm_heldout) <= set(heldout)
+    assert set(rm_side) - set(rm_heldout) <= set(train)  # what the RM trained on stays in training
+    assert set(train) | set(heldout) == failing and not set(train) & set(heldout)
+    assert tiny_run.get_state(SPLIT_STATE_KEY)["follows_rm_split"] is True

@@ -241,13 +241,25 @@ def failure_probes(store: RunStore, phase: str = "discovery") -> list[Probe]:
     return [p for p in store.iter_probes(phase) if p.failure_type in REPAIR_FAILURE_TYPES]
 
 
+def rm_heldout_labels(store: RunStore) -> set[str] | None:
+    """Combination labels the RM repair held out (from its latest artifact), if it ran."""
+    for kind in ("rm_repair_metrics", "rm_checkpoint"):
+        artifact = store.latest_artifact(kind)
+        if artifact is not None and "heldout_combinations" in artifact.data:
+            return set(artifact.data["heldout_combinations"])
+    return None
+
+
 def load_or_create_split(
     store: RunStore, fraction: float, seed: int
 ) -> tuple[list[ComponentSpec], list[ComponentSpec]]:
     """The run's stored (train, held-out) split of failing combinations, created on first use.
 
-    Once stored, the split is reused as is (also by ``ares verify``), so a held-out combination
-    can never leak into a later repair of the same run.
+    When the RM repair already ran, its held-out combinations stay held out and the
+    combinations it trained on stay in training, so a held-out combination is unseen by both
+    repairs; the remaining (policy-only, type A) combinations are split with ``seed``. Once
+    stored, the split is reused as is (also by ``ares verify``), so a held-out combination can
+    never leak into a later repair of the same run.
     """
     stored = store.get_state(SPLIT_STATE_KEY)
     if stored is not None:
@@ -255,17 +267,30 @@ def load_or_create_split(
             [ComponentSpec.from_dict(d) for d in stored["train"]],
             [ComponentSpec.from_dict(d) for d in stored["heldout"]],
         )
-    specs = [p.spec for p in failure_probes(store)]
-    if not specs:
+    probes = failure_probes(store)
+    if not probes:
         raise DataError(
             f"{store.run_dir}: the run has no A/B/C failures in discovery; nothing to repair"
         )
-    train, heldout = split_combinations(specs, fraction, seed)
+    specs = sorted({p.spec for p in probes})
+    rm_heldout = rm_heldout_labels(store)
+    if rm_heldout is None:
+        train, heldout = split_combinations(specs, fraction, seed)
+    else:
+        rm_trained = {p.spec for p in probes if p.rm_failed} - {
+            s for s in specs if s.label() in rm_heldout
+        }
+        forced = [s for s in specs if s.label() in rm_heldout]
+        free = [s for s in specs if s not in rm_trained and s.label() not in rm_heldout]
+        free_train, free_heldout = split_combinations(free, fraction, seed)
+        train = sorted(rm_trained | set(free_train))
+        heldout = sorted(set(forced) | set(free_heldout))
     store.set_state(
         SPLIT_STATE_KEY,
         {
             "seed": seed,
             "fraction": fraction,
+            "follows_rm_split": rm_heldout is not None,
             "train": [s.as_dict() for s in train],
             "heldout": [s.as_dict() for s in heldout],
         },
