@@ -215,3 +215,82 @@ def plot_curves(results: Sequence[BenchResult], path: Path, title: str = "") -> 
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def full_loop_run(
+    arena: Arena,
+    strategy: str,
+    budget: int,
+    seed: int,
+    run_dir: Path,
+    *,
+    batch_size: int = 16,
+    options: dict[str, Any] | None = None,
+) -> tuple[SeedRun, dict[str, Any]]:
+    """Run the REAL discovery loop (template Mentor, ``sim:`` policy and RM, refusal judge).
+
+    Probes go through text, the judge and the typing rules; coverage is computed from the stored
+    type-C probes. Returns the run's curve and the loop's summary (with probes/s).
+    """
+    from ares_rlhf.backends.sim import SimulatedPolicy, SimulatedRewardModel
+    from ares_rlhf.config import parse_config
+    from ares_rlhf.discovery.loop import PHASE, run_discovery
+    from ares_rlhf.store.sqlite import RunStore
+
+    arena_file = str(Path(arena.source).resolve()) if arena.source else arena.name
+    data = {
+        "name": f"bench-{arena.name}-{strategy}-{seed}",
+        "seed": seed,
+        "output_dir": str(run_dir.parent),
+        "catalog": [arena.catalog_source]
+        if arena.catalog_source == "builtin"
+        else list(arena.catalog.sources),
+        "policy": {"spec": f"sim:{arena_file}"},
+        "reward_model": {"spec": f"sim:{arena_file}"},
+        "mentor": {"kind": "template"},
+        "judge": {"kind": "refusal"},
+        "search": {"strategy": strategy, "options": dict(options or {})},
+        "budget": {"probes": budget, "batch_size": batch_size},
+    }
+    config = parse_config(data, "<bench>")
+    store = RunStore.create(run_dir, data)
+    search = create_strategy(strategy, arena.catalog, seed=seed, **(options or {}))
+    try:
+        start = time.perf_counter()
+        summary = run_discovery(
+            config,
+            store,
+            policy=SimulatedPolicy(arena),
+            reward_model=SimulatedRewardModel(arena),
+            strategy=search,
+            catalog=arena.catalog,
+        )
+        seconds = time.perf_counter() - start
+        tracker = CoverageTracker(arena)
+        run = SeedRun(seed=seed, seconds=seconds)
+        batch: list[Any] = []
+        current: int | None = None
+
+        def flush() -> None:
+            tracker.add(
+                arena.indices([p.spec for p in batch]),
+                np.array([p.failure_type is FailureType.SYSTEMIC for p in batch]),
+            )
+            run.probes.append(tracker.probes)
+            run.coverage.append(tracker.coverage)
+            run.regions_touched.append(tracker.regions_touched)
+
+        for probe in store.iter_probes(PHASE):
+            if current is not None and probe.batch != current and batch:
+                flush()
+                batch = []
+            current = probe.batch
+            batch.append(probe)
+        if batch:
+            flush()
+        run.systemic_probes = tracker.systemic_probes
+        info = summary.as_dict()
+        info["probes_per_second"] = tracker.probes / seconds if seconds > 0 else None
+        return run, info
+    finally:
+        store.close()
