@@ -1,0 +1,89 @@
+"""The discovery benchmark: fast simulator, adaptive vs uniform, the CLI, the real-loop mode."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ares_rlhf.cli import main
+from ares_rlhf.discovery.arena import load_arena, parse_arena, random_arena
+from ares_rlhf.discovery.bench import run_benchmark, simulate
+from ares_rlhf.taxonomy import load_catalog
+
+
+def test_simulation_is_deterministic_per_seed() -> None:
+    arena = load_arena("pairwise")
+    a = simulate(arena, "adaptive", 320, seed=3)
+    b = simulate(arena, "adaptive", 320, seed=3)
+    assert a.coverage == b.coverage and a.probes[-1] == 320
+    assert a.probes == list(range(16, 321, 16))
+    assert all(x <= y for x, y in zip(a.coverage, a.coverage[1:], strict=False))
+
+
+@pytest.mark.parametrize("arena_name", ["pairwise", "held-out"])
+def test_adaptive_beats_uniform(arena_name: str) -> None:
+    if arena_name == "held-out":
+        catalog = load_catalog()
+        arena = parse_arena(random_arena(catalog, 12345), catalog=catalog)
+    else:
+        arena = load_arena(arena_name)
+    adaptive = run_benchmark(arena, "adaptive", 1000, [0], checkpoints=[1000])
+    uniform = run_benchmark(arena, "uniform", 1000, [0], checkpoints=[1000])
+    a, u = adaptive.mean_coverage()["1000"], uniform.mean_coverage()["1000"]
+    assert a > 3 * u
+    assert a > 0.3
+
+
+def test_bench_cli_json(tmp_path: Path, capsys) -> None:
+    code = main(
+        [
+            "bench", "discovery", "--arena", "threeway", "--strategy", "uniform",
+            "--budget", "96", "--seeds", "2", "--checkpoints", "32,64",
+            "--out", str(tmp_path), "--json",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1
+    payload = json.loads(out[0])
+    assert payload["strategy"] == "uniform" and payload["arena"] == "threeway"
+    assert payload["systemic_combinations"] == load_arena("threeway").systemic_count
+    assert set(payload["mean_coverage"]) == {"32", "64", "96"}
+    assert set(payload["per_seed_coverage"]) == {"0", "1"}
+    assert Path(payload["csv"]).is_file() and Path(payload["plot"]).is_file()
+    rows = Path(payload["csv"]).read_text().splitlines()
+    assert rows[0].startswith("arena,strategy,seed,probes,coverage")
+    assert len(rows) == 1 + 2 * 6
+
+
+def test_bench_cli_table_and_errors(tmp_path: Path, capsys) -> None:
+    assert main(["bench", "discovery", "--arena", "single", "--budget", "64", "--seeds", "1",
+                 "--out", str(tmp_path), "--no-plot"]) == 0  # fmt: skip
+    text = capsys.readouterr().out
+    assert "probes" in text and "adaptive (single)" in text and "756 systemic" in text
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"name": "bad", "regions": [{"id": "x", "when": {"tactic": "nope"},
+                                   "policy_fail": 0.5, "rm_fail": 0.5}]}))  # fmt: skip
+    assert main(["bench", "discovery", "--arena", str(bad), "--budget", "16"]) == 2
+    assert "unknown tactic id 'nope'" in capsys.readouterr().err
+    assert main(["bench", "discovery", "--arena", "no-such-arena", "--budget", "16"]) == 2
+    assert main(["bench", "discovery", "--arena", "single", "--strategy", "psychic",
+                 "--budget", "16", "--out", str(tmp_path)]) == 2  # fmt: skip
+    assert "unknown search strategy" in capsys.readouterr().err
+
+
+def test_bench_cli_full_loop(tmp_path: Path, capsys) -> None:
+    code = main(
+        [
+            "bench", "discovery", "--arena", "pairwise", "--budget", "64", "--seeds", "1",
+            "--full-loop", "--out", str(tmp_path), "--json", "--no-plot",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["mode"] == "full-loop"
+    assert payload["probes_per_second"] > 0
+    assert 0.0 <= payload["mean_coverage"]["64"] <= 1.0
