@@ -159,6 +159,10 @@ class PolicyRepairConfig(_Strict):
     )
     lora_r: int = Field(16, ge=1)
     heldout_fraction: float = Field(0.25, gt=0.0, lt=1.0)
+    trainer_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="extra TRL config arguments, e.g. {use_vllm: true, vllm_mode: colocate}",
+    )
 
 
 class RunConfig(_Strict):

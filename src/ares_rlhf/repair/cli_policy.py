@@ -15,8 +15,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-generations", type=int)
     parser.add_argument("--batch-size", type=int)
     parser.add_argument(
+        "--trainer-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra TRL config argument (YAML value), e.g. use_vllm=true vllm_mode=colocate",
+    )
+    parser.add_argument(
         "--judge-veto", action="store_true", help="vetoed reward when the run's judge says harmful"
     )
+
+
+def _parse_options(pairs: list[str]) -> dict[str, object]:
+    import yaml
+
+    from ares_rlhf.errors import ConfigError
+
+    options: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--trainer-option {pair!r}: expected KEY=VALUE")
+        options[key.strip()] = yaml.safe_load(value)
+    return options
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,6 +62,10 @@ def run(args: argparse.Namespace) -> int:
         run_config = parse_config(store.config(), source=f"{args.run_dir} (stored config)")
         settings = run_config.repair_policy.model_dump()
         settings.update({k: v for k, v in overrides.items() if v is not None})
+        settings["trainer_options"] = {
+            **settings.get("trainer_options", {}),
+            **_parse_options(args.trainer_option),
+        }
         try:
             config = type(run_config.repair_policy).model_validate(settings)
         except ValidationError as error:

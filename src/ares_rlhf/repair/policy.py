@@ -311,23 +311,42 @@ class PolicyRepairer:
         else:
             trainer = self._online_trainer(policy, reward, prompts, work_dir, device)
         log.info("policy repair: %s, %d prompts", self.config.algorithm, len(prompts.train))
+        accelerator = trainer.accelerator
+        adapter_base = None if self.config.method == "full" else policy.adapter_base
+        if accelerator.num_processes > 1 and self.config.method == "lora" and adapter_base is None:
+            raise ConfigError(
+                f"policy {self.policy_config.spec!r} is not an hf: model folder or hub id, so its "
+                "repair adapter would need merging; on several processes point policy.spec at a "
+                "merged model folder (or use method: full)"
+            )
         output = trainer.train()
         seconds = time.perf_counter() - started
-        adapter_base = None if self.config.method == "full" else policy.adapter_base
-        path = save_policy(
-            trainer.model,
-            policy.tokenizer,
-            self.output_dir,
-            adapter_base=adapter_base,
-            metadata={
-                "algorithm": self.config.algorithm,
-                "method": self.config.method,
-                "steps": self.config.steps,
-                "seed": self.seed,
-                "initial_policy": self.policy_config.spec,
-                "chat_format": self.policy_config.chat_format,
-            },
-        )
+        metadata = {
+            "algorithm": self.config.algorithm,
+            "method": self.config.method,
+            "steps": self.config.steps,
+            "seed": self.seed,
+            "initial_policy": self.policy_config.spec,
+            "chat_format": self.policy_config.chat_format,
+        }
+        if accelerator.num_processes > 1:
+            # sharded (ZeRO-3 / FSDP) weights are gathered by the trainer on every rank
+            tmp = self.output_dir.with_name(self.output_dir.name + ".partial")
+            trainer.save_model(str(tmp))
+            accelerator.wait_for_everyone()
+            if not accelerator.is_main_process:
+                return PolicyRepairResult(self.output_dir, self.config.algorithm, 0, seconds)
+            path = finalize_saved_policy(
+                tmp, policy.tokenizer, self.output_dir, adapter_base=adapter_base, metadata=metadata
+            )
+        else:
+            path = save_policy(
+                trainer.model,
+                policy.tokenizer,
+                self.output_dir,
+                adapter_base=adapter_base,
+                metadata=metadata,
+            )
         shutil.rmtree(work_dir, ignore_errors=True)
         result = PolicyRepairResult(
             path=path,
@@ -425,7 +444,7 @@ class PolicyRepairer:
         return Trainer(
             model=policy.model,
             reward_funcs=[reward],
-            args=TrainerConfig(**common, **online),
+            args=TrainerConfig(**{**common, **online, **self.config.trainer_options}),
             train_dataset=Dataset.from_list(rows),
             processing_class=policy.tokenizer,
             peft_config=self._peft_config(),
@@ -464,10 +483,13 @@ class PolicyRepairer:
             rows.append({"prompt": prompt, "chosen": chosen, "rejected": rejected})
         self._anchor_reference(policy.model, work_dir)
         args = DPOConfig(
-            **self._common_args(work_dir, device),
-            per_device_train_batch_size=self.config.batch_size,
-            beta=self.config.beta,
-            max_length=512,
+            **{
+                **self._common_args(work_dir, device),
+                "per_device_train_batch_size": self.config.batch_size,
+                "beta": self.config.beta,
+                "max_length": 512,
+                **self.config.trainer_options,
+            }
         )
         ref_model = None
         if self.config.method == "full":
@@ -567,21 +589,37 @@ def save_policy(
     """
     out_dir = Path(out_dir)
     tmp = out_dir.with_name(out_dir.name + ".partial")
-    old = out_dir.with_name(out_dir.name + ".old")
-    for leftover in (tmp, old):
-        if leftover.exists():
-            shutil.rmtree(leftover)
-    is_peft = hasattr(model, "peft_config")
-    if is_peft and adapter_base is None:
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    if hasattr(model, "peft_config") and adapter_base is None:
         model = model.merge_and_unload()
-        is_peft = False
-    if is_peft:
-        for adapter in model.peft_config.values():
-            adapter.base_model_name_or_path = adapter_base
     model.save_pretrained(tmp)
+    return finalize_saved_policy(
+        tmp, tokenizer, out_dir, adapter_base=adapter_base, metadata=metadata
+    )
+
+
+def finalize_saved_policy(
+    tmp: Path,
+    tokenizer: Any,
+    out_dir: Path,
+    *,
+    adapter_base: str | None,
+    metadata: dict[str, Any],
+) -> Path:
+    """Add tokenizer, adapter base and metadata to saved weights in ``tmp``; move into place."""
+    adapter_config = tmp / "adapter_config.json"
+    is_adapter = adapter_config.is_file()
+    if is_adapter and adapter_base is not None:
+        data = json.loads(adapter_config.read_text(encoding="utf-8"))
+        data["base_model_name_or_path"] = adapter_base
+        adapter_config.write_text(json.dumps(data, indent=2), encoding="utf-8")
     tokenizer.save_pretrained(tmp)
-    info = {**metadata, "format": "lora-adapter" if is_peft else "full"}
+    info = {**metadata, "format": "lora-adapter" if is_adapter else "full"}
     (tmp / METADATA_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
+    old = out_dir.with_name(out_dir.name + ".old")
+    if old.exists():
+        shutil.rmtree(old)
     if out_dir.exists():
         os.replace(out_dir, old)
     os.replace(tmp, out_dir)
