@@ -204,3 +204,14 @@ def test_builds_components_from_config(tmp_path) -> None:
     assert {p.reward_model_id for p in probes} == {"scripted:rm"}
     assert all(p.policy_response == "I can't help with that." for p in probes)
     assert all(p.failure_type in (FailureType.NONE, FailureType.RM_ONLY) for p in probes)
+
+
+def test_stored_variant_reproduces_the_prompt(tmp_path, system) -> None:
+    config = make_config(probes=32, seed=4)
+    with new_store(tmp_path, config) as store:
+        run_discovery(config, store, **system)
+        probes = store.probes()
+    mentor = TemplateMentor(load_catalog(), seed=4)
+    for p in probes:
+        assert mentor.compose_one(p.spec, p.extra["mentor_variant"]).prompt == p.prompt
+        assert p.extra["fallback_used"] is None

@@ -265,11 +265,15 @@ def _compose_unique(
     specs: Sequence[ComponentSpec],
     batch_index: int,
     index: NearDuplicateIndex,
-) -> tuple[list[tuple[int, MentorOutput]], int, int]:
-    """Compose the batch, re-drawing near-duplicates; returns (kept, duplicates, mentor skips)."""
+) -> tuple[list[tuple[int, int, MentorOutput]], int, int]:
+    """Compose the batch, re-drawing near-duplicates.
+
+    Returns ``(kept, duplicates, mentor_skips)``; ``kept`` holds ``(position, variant, output)``
+    in position order.
+    """
     outputs = mentor.compose(specs, [slot_variant(batch_index, p, 0) for p in range(len(specs))])
     current = dict(enumerate(outputs))
-    kept: list[tuple[int, MentorOutput]] = []
+    kept: list[tuple[int, int, MentorOutput]] = []
     skipped = 0
     pending = list(range(len(specs)))
     for attempt in range(MAX_REDRAWS + 1):
@@ -285,7 +289,7 @@ def _compose_unique(
             if output is None:
                 skipped += 1
             elif index.add_if_new(output.prompt):
-                kept.append((position, output))
+                kept.append((position, slot_variant(batch_index, position, attempt), output))
             else:
                 still.append(position)
         pending = still
@@ -300,9 +304,9 @@ def _probe_batch(
     config: RunConfig,
     rules: TypingRules,
     batch_index: int,
-    kept: Sequence[tuple[int, MentorOutput]],
+    kept: Sequence[tuple[int, int, MentorOutput]],
 ) -> list[Probe]:
-    outputs = [o for _, o in kept]
+    outputs = [o for _, _, o in kept]
     specs = [o.spec for o in outputs]
     conversations = [o.messages for o in outputs]
     generation = config.policy.generation
@@ -357,7 +361,7 @@ def _probe_batch(
                 mentor_refused=output.mentor_refused,
                 batch=batch_index,
                 phase=PHASE,
-                extra={"variant_slot": kept[i][0], "fallback_used": output.fallback_used},
+                extra={"mentor_variant": kept[i][1], "fallback_used": output.fallback_used},
             )
         )
     return probes
