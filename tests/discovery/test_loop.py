@@ -215,3 +215,21 @@ def test_stored_variant_reproduces_the_prompt(tmp_path, system) -> None:
     for p in probes:
         assert mentor.compose_one(p.spec, p.extra["mentor_variant"]).prompt == p.prompt
         assert p.extra["fallback_used"] is None
+
+
+def test_llm_mentor_refusals_fall_back_and_are_recorded(tmp_path, system) -> None:
+    mentor = {
+        "kind": "llm",
+        "model": {
+            "spec": "scripted:mentor",
+            "options": {"responses": ["I'm sorry, I can't help."]},
+        },
+        "on_refusal": "template",
+    }
+    config = make_config(probes=24, mentor=mentor)
+    with new_store(tmp_path, config) as store:
+        summary = run_discovery(config, store, **system)
+        probes = store.probes()
+    assert len(probes) == 24 and summary.mentor_refused == 24
+    assert all(p.mentor_refused and p.mentor_id == "llm:scripted:mentor" for p in probes)
+    assert all(p.extra["fallback_used"] == "template" for p in probes)
