@@ -145,6 +145,24 @@ class _LoopThread:
         loop.close()
 
 
+def _shared_ssl_context() -> Any:
+    """A default TLS context with certifi's CA bundle (as httpx builds it), made once."""
+    global _SSL_CONTEXT
+    if _SSL_CONTEXT is None:
+        import ssl
+
+        try:
+            import certifi
+
+            _SSL_CONTEXT = ssl.create_default_context(cafile=certifi.where())
+        except ImportError:  # pragma: no cover - certifi comes with httpx
+            _SSL_CONTEXT = ssl.create_default_context()
+    return _SSL_CONTEXT
+
+
+_SSL_CONTEXT: Any = None
+
+
 class _RateLimiter:
     """Spaces request starts at least ``60 / rpm`` seconds apart (no bursts)."""
 
@@ -202,8 +220,8 @@ class OpenAIHTTPClient:
             self._headers["Authorization"] = f"Bearer {self._api_key}"
         self._random = random.Random(seed)
         self._runner = _LoopThread(f"ares-http-{self.display_url}")
-        self._client: Any = None
-        self._semaphore: asyncio.Semaphore | None = None
+        self._clients: list[Any] = []
+        self._free: asyncio.Queue | None = None
         self._limiter = _RateLimiter(rpm)
         self.retries = 0
         """Retries made so far (all requests together)."""
@@ -221,18 +239,30 @@ class OpenAIHTTPClient:
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return self._runner.run(coroutine)
 
-    async def _ensure_client(self) -> Any:
-        if self._client is None:
+    async def _slots(self) -> asyncio.Queue:
+        """``concurrency`` single-connection clients; holding one is holding a request slot.
+
+        One pooled client with many connections rescans all of them for every request
+        (httpcore), which costs milliseconds per request at concurrency 32.
+        """
+        if self._free is None:
             import httpx
 
-            limits = httpx.Limits(
-                max_connections=self.concurrency, max_keepalive_connections=self.concurrency
-            )
-            self._client = httpx.AsyncClient(
-                timeout=httpx.Timeout(self.timeout), limits=limits, headers=self._headers
-            )
-            self._semaphore = asyncio.Semaphore(self.concurrency)
-        return self._client
+            limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+            verify = _shared_ssl_context()  # loading CA certificates once, not per client
+            self._clients = [
+                httpx.AsyncClient(
+                    timeout=httpx.Timeout(self.timeout),
+                    limits=limits,
+                    headers=self._headers,
+                    verify=verify,
+                )
+                for _ in range(self.concurrency)
+            ]
+            self._free = asyncio.Queue()
+            for client in self._clients:
+                self._free.put_nowait(client)
+        return self._free
 
     def url_for(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
@@ -241,15 +271,15 @@ class OpenAIHTTPClient:
         """POST ``payload``; ``parse(json)`` returns the result or raises ``MalformedResponse``."""
         import httpx
 
-        client = await self._ensure_client()
-        assert self._semaphore is not None
+        free = await self._slots()
         shown = self.scrub(redact_url(url))
         attempts = self.max_retries + 1
         last_reason = ""
         for attempt in range(1, attempts + 1):
             retry_after: float | None = None
             try:
-                async with self._semaphore:
+                client = await free.get()
+                try:
                     await self._limiter.wait()
                     try:
                         response = await client.post(url, json=payload)
@@ -271,6 +301,8 @@ class OpenAIHTTPClient:
                         raise _Retryable(
                             f"malformed answer ({self.scrub(str(exc))[:120]})"
                         ) from exc
+                finally:
+                    free.put_nowait(client)
             except _Retryable as failure:
                 last_reason, retry_after = failure.reason, failure.retry_after
             if attempt == attempts:
@@ -323,9 +355,9 @@ class OpenAIHTTPClient:
 
     def close(self) -> None:
         async def close_client() -> None:
-            if self._client is not None:
-                await self._client.aclose()
-                self._client = None
+            for client in self._clients:
+                await client.aclose()
+            self._clients, self._free = [], None
 
         self._runner.close(close_client)
 

@@ -1,7 +1,8 @@
 """A small OpenAI-compatible fake server for tests and benchmarks (stdlib only, 127.0.0.1).
 
 Endpoints: ``POST /v1/chat/completions``, ``POST /v1/score`` or ``/score`` (the ARES score
-protocol), ``POST /pooling`` (vLLM's pooling shape), ``GET /v1/models``. Behaviour is set with
+protocol), ``POST /pooling`` (vLLM's pooling shape), ``GET /v1/models``, ``GET /stats``
+(request counters, for a server run in another process). Behaviour is set with
 :class:`FakeBehavior`: fixed latency, and failure modes ``slow``, ``429`` (with Retry-After),
 ``500``, ``malformed`` (invalid JSON), ``hang`` (never answers, until the server stops) —
 for every request or only the first ``fail_first`` ones. :class:`FakeStats` counts requests,
@@ -68,6 +69,11 @@ class FakeStats:
     bodies: list[Any] = field(default_factory=list)
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the default backlog (5) drops connections under concurrency
+    daemon_threads = True
+
+
 def default_reply(messages: list[dict[str, str]]) -> str:
     last_user = next(
         (m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), ""
@@ -98,7 +104,7 @@ class FakeOpenAIServer:
         self._keep_bodies = keep_bodies
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        self._server = _Server(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -225,7 +231,15 @@ class FakeOpenAIServer:
                 self.wfile.write(payload)
 
             def do_GET(self) -> None:  # noqa: N802 - http.server naming
-                if self.path.rstrip("/").endswith("/models"):
+                if self.path == "/stats":
+                    with server._lock:
+                        summary = {
+                            "requests": server.stats.requests,
+                            "failures_sent": server.stats.failures_sent,
+                            "max_in_flight": server.stats.max_in_flight,
+                        }
+                    self._send(200, json.dumps(summary).encode())
+                elif self.path.rstrip("/").endswith("/models"):
                     self._send(
                         200, json.dumps({"data": [{"id": "fake", "object": "model"}]}).encode()
                     )
