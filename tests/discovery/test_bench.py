@@ -87,3 +87,34 @@ def test_bench_cli_full_loop(tmp_path: Path, capsys) -> None:
     assert payload["mode"] == "full-loop"
     assert payload["probes_per_second"] > 0
     assert 0.0 <= payload["mean_coverage"]["64"] <= 1.0
+
+
+def test_adaptive_resumes_exactly_in_the_real_loop(tmp_path: Path) -> None:
+    """sim: backends + adaptive search: an interrupted-then-resumed run equals an uninterrupted one."""
+    from ares_rlhf.config import parse_config
+    from ares_rlhf.discovery.loop import run_discovery
+    from ares_rlhf.store.sqlite import RunStore
+
+    arena_file = load_arena("threeway").source
+    data = {
+        "name": "resume",
+        "seed": 5,
+        "policy": {"spec": f"sim:{arena_file}"},
+        "reward_model": {"spec": f"sim:{arena_file}"},
+        "budget": {"probes": 160, "batch_size": 16},
+    }
+    config = parse_config(data)
+
+    def probes(store):
+        return [(p.spec, p.failure_type, p.prompt) for p in store.iter_probes("discovery")]
+
+    whole = RunStore.create(tmp_path / "whole", data)
+    run_discovery(config, whole)
+    parted = RunStore.create(tmp_path / "parted", data)
+    run_discovery(config, parted, max_batches=4)
+    assert len(probes(parted)) == 64
+    parted.close()
+    parted = RunStore.open(tmp_path / "parted")
+    run_discovery(config, parted)
+    assert probes(parted) == probes(whole)
+    assert any(t.value == "C" for _, t, _ in probes(whole))
