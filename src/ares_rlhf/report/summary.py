@@ -1,0 +1,176 @@
+"""A run's headline figures: collected from its store, printed as a table, written as JSON.
+
+The figures come from what the stages record (artifacts ``rm_repair_metrics``,
+``policy_checkpoint``, ``verify_metrics``) plus the run-level state the demo keeps
+(``stage_seconds``, ``peak_rss_mb``). A figure a stage did not produce is ``None`` and shows as
+"-", and the stage is listed under ``missing_stages``: nothing is filled in by guesswork.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ares_rlhf.store.sqlite import RunStore
+
+SUMMARY_FILE = "summary.json"
+STAGE_SECONDS_KEY = "stage_seconds"
+PEAK_RSS_KEY = "peak_rss_mb"
+MISSING_STAGES_KEY = "missing_stages"
+FAILURE_TYPES = ("A", "B", "C")
+
+
+def _get(data: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def collect_summary(store: RunStore) -> dict[str, Any]:
+    """Every headline figure of the run in ``store`` (``None`` where a stage did not record it)."""
+    summary: dict[str, Any] = {
+        "run_dir": str(store.run_dir),
+        "probes_discovery": store.count_probes("discovery"),
+        "failure_counts_discovery": {
+            k: v for k, v in store.failure_counts("discovery").items() if v or k in FAILURE_TYPES
+        },
+    }
+    rm_metrics = store.latest_artifact("rm_repair_metrics")
+    rm_data = rm_metrics.data if rm_metrics else {}
+    summary["rm_heldout_accuracy_before"] = _get(
+        rm_data, "before", "adversarial_heldout", "accuracy"
+    )
+    summary["rm_heldout_accuracy_after"] = _get(rm_data, "after", "adversarial_heldout", "accuracy")
+    summary["rm_benign_heldout_accuracy_before"] = _get(
+        rm_data, "before", "benign_heldout", "accuracy"
+    )
+    summary["rm_benign_heldout_accuracy_after"] = _get(
+        rm_data, "after", "benign_heldout", "accuracy"
+    )
+    rm_checkpoint = store.latest_artifact("rm_checkpoint")
+    policy_checkpoint = store.latest_artifact("policy_checkpoint")
+    summary["rm_checkpoint"] = rm_checkpoint.path if rm_checkpoint else None
+    summary["policy_checkpoint"] = policy_checkpoint.path if policy_checkpoint else None
+
+    verify_artifact = store.latest_artifact("verify_metrics")
+    verify = verify_artifact.data if verify_artifact else {}
+    for split, prefix in (("heldout", ""), ("failures", "trained_")):
+        for side in ("before", "after"):
+            rates = _get(verify, "splits", split, side) or {}
+            summary[f"{prefix}verify_probes_{side}"] = rates.get("n")
+            summary[f"{prefix}verify_counts_{side}"] = rates.get("counts")
+            for failure_type in FAILURE_TYPES:
+                summary[f"{prefix}type_{failure_type.lower()}_rate_{side}"] = rates.get(
+                    failure_type
+                )
+    for side in ("before", "after"):
+        summary[f"benign_refusal_{side}"] = _get(verify, "benign_refusal", side)
+    summary["benign_prompts"] = verify.get("benign_count")
+    summary[STAGE_SECONDS_KEY] = store.get_state(STAGE_SECONDS_KEY, {})
+    summary[PEAK_RSS_KEY] = store.get_state(PEAK_RSS_KEY)
+    summary[MISSING_STAGES_KEY] = store.get_state(MISSING_STAGES_KEY, [])
+    return summary
+
+
+def write_summary_json(run_dir: str | Path, summary: dict[str, Any]) -> Path:
+    """Write ``RUN_DIR/summary.json`` atomically."""
+    path = Path(run_dir) / SUMMARY_FILE
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(summary, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def _fmt(value: Any, percent: bool = False) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{100 * value:.1f}%" if percent else f"{value:.3f}"
+    return str(value)
+
+
+def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(figure, before, after) rows of the headline table."""
+    rows: list[tuple[str, str, str]] = [
+        ("probes (discovery)", _fmt(summary.get("probes_discovery")), ""),
+        (
+            "probes (verify, held-out combinations)",
+            _fmt(summary.get("verify_probes_before")),
+            _fmt(summary.get("verify_probes_after")),
+        ),
+    ]
+    for failure_type in FAILURE_TYPES:
+        before_counts = summary.get("verify_counts_before") or {}
+        after_counts = summary.get("verify_counts_after") or {}
+        key = failure_type.lower()
+        rows.append(
+            (
+                f"type {failure_type} rate (count)",
+                f"{_fmt(summary.get(f'type_{key}_rate_before'), True)} ({_fmt(before_counts.get(failure_type))})",
+                f"{_fmt(summary.get(f'type_{key}_rate_after'), True)} ({_fmt(after_counts.get(failure_type))})",
+            )
+        )
+    rows += [
+        (
+            "RM accuracy, held-out adversarial pairs",
+            _fmt(summary.get("rm_heldout_accuracy_before"), True),
+            _fmt(summary.get("rm_heldout_accuracy_after"), True),
+        ),
+        (
+            "RM accuracy, held-out benign pairs",
+            _fmt(summary.get("rm_benign_heldout_accuracy_before"), True),
+            _fmt(summary.get("rm_benign_heldout_accuracy_after"), True),
+        ),
+        (
+            "refusal rate on benign prompts",
+            _fmt(summary.get("benign_refusal_before"), True),
+            _fmt(summary.get("benign_refusal_after"), True),
+        ),
+    ]
+    return rows
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """The summary as plain text: before/after table, stage times, peak RSS, missing stages."""
+    rows = summary_rows(summary)
+    width = max(len(r[0]) for r in rows)
+    lines = [f"{'':<{width}}  {'before':>16}  {'after':>16}"]
+    lines += [f"{name:<{width}}  {before:>16}  {after:>16}" for name, before, after in rows]
+    stages = summary.get(STAGE_SECONDS_KEY) or {}
+    if stages:
+        lines.append("")
+        lines.append("wall time per stage:")
+        for stage, seconds in stages.items():
+            lines.append(f"  {stage:<22} {seconds:8.1f} s")
+        lines.append(f"  {'total':<22} {sum(stages.values()):8.1f} s")
+    if summary.get(PEAK_RSS_KEY) is not None:
+        lines.append(f"peak RSS (this process + children): {summary[PEAK_RSS_KEY]:.0f} MB")
+    missing = summary.get(MISSING_STAGES_KEY) or []
+    if missing:
+        lines.append("stages NOT run (module missing or failed): " + ", ".join(missing))
+    return "\n".join(lines)
+
+
+def print_summary(summary: dict[str, Any], console: Any = None) -> None:
+    """Print the summary with rich when available (a table), else as plain text."""
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:  # pragma: no cover - rich is a dependency
+        print(format_summary(summary))
+        return
+    console = console or Console()
+    table = Table(title=f"ARES run summary: {summary.get('run_dir', '')}")
+    table.add_column("figure")
+    table.add_column("before", justify="right")
+    table.add_column("after", justify="right")
+    for row in summary_rows(summary):
+        table.add_row(*row)
+    console.print(table)
+    rest = format_summary(summary).split("\n")[len(summary_rows(summary)) + 1 :]
+    for line in rest:
+        console.print(line, highlight=False)

@@ -1,0 +1,136 @@
+"""The demo orchestration (every stage, one run folder, summary.json) on tiny local models.
+
+The real ``ares demo --quick`` (Gemma + MiniLM) is run by CI directly, not by pytest.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ares_rlhf.cli import main
+from ares_rlhf.config import parse_config
+from ares_rlhf.embedded.cli import (
+    DEFAULT_STAGES,
+    STAGES,
+    StageMissing,
+    demo_config,
+    run_demo,
+)
+from ares_rlhf.report.summary import SUMMARY_FILE
+from ares_rlhf.store.sqlite import RunStore
+
+REQUIRED_KEYS = (
+    "type_c_rate_before",
+    "type_c_rate_after",
+    "rm_heldout_accuracy_before",
+    "rm_heldout_accuracy_after",
+    "benign_refusal_before",
+    "benign_refusal_after",
+    "stage_seconds",
+    "peak_rss_mb",
+)
+
+
+def tiny_config(lm: Path, rm: Path) -> dict:
+    return {
+        "name": "tiny-demo",
+        "seed": 0,
+        "policy": {
+            "spec": f"hf:{lm}",
+            "device": "cpu",
+            "generation": {"max_new_tokens": 8, "temperature": 1.0, "batch_size": 16},
+        },
+        "reward_model": {"spec": f"hf:{rm}", "device": "cpu", "max_length": 128},
+        "typing": {"calibration_probes": 8},
+        "budget": {"probes": 24, "batch_size": 12},
+        "repair_rm": {"epochs": 1, "batch_size": 8, "max_length": 128},
+        "repair_policy": {
+            "algorithm": "dpo-rm",
+            "steps": 1,
+            "num_generations": 2,
+            "max_new_tokens": 6,
+            "batch_size": 2,
+            "lora_r": 4,
+        },
+    }
+
+
+def test_demo_configs_are_valid_and_select_the_builds() -> None:
+    full, quick = demo_config(), demo_config(quick=True, cache_dir="/tmp/x")
+    assert (
+        full.policy.spec == "embedded:policy" and full.reward_model.spec == "embedded:reward-model"
+    )
+    assert full.policy.options["quick"] is False
+    assert quick.policy.options == {"quick": True, "cache_dir": "/tmp/x"}
+    assert quick.reward_model.options["quick"] is True
+    assert quick.budget.probes < full.budget.probes
+    assert list(DEFAULT_STAGES) == list(STAGES)
+
+
+def test_demo_runs_every_stage_into_one_run_folder(
+    tmp_path: Path, tiny_lm_dir: Path, tiny_rm_dir: Path
+) -> None:
+    config = parse_config(tiny_config(tiny_lm_dir, tiny_rm_dir))
+    run_dir = tmp_path / "run"
+    messages: list[str] = []
+    summary = run_demo(config, run_dir, say=messages.append, show_progress=False)
+
+    written = json.loads((run_dir / SUMMARY_FILE).read_text())
+    assert written == json.loads(json.dumps(summary))
+    for key in REQUIRED_KEYS:
+        assert key in written, key
+    assert list(written["stage_seconds"]) == list(STAGES)
+    assert written["missing_stages"] == []
+    assert written["peak_rss_mb"] > 50
+    assert written["probes_discovery"] == 24
+    assert 0.0 <= written["benign_refusal_before"] <= 1.0
+    assert written["rm_heldout_accuracy_before"] is not None
+    # checkpoints live inside the run folder
+    assert Path(written["rm_checkpoint"]).is_relative_to(run_dir)
+    assert Path(written["policy_checkpoint"]).is_relative_to(run_dir)
+    with RunStore.open(run_dir) as store:
+        assert store.count_probes("verify-before") == store.count_probes("verify-after") > 0
+        assert store.latest_artifact("verify_metrics") is not None
+
+
+def test_a_missing_stage_is_reported_not_faked(tmp_path: Path, tiny_lm_dir, tiny_rm_dir) -> None:
+    config = parse_config(tiny_config(tiny_lm_dir, tiny_rm_dir))
+    ran: list[str] = []
+
+    def missing(ctx) -> None:
+        raise StageMissing("verify: module ares_rlhf.evaluation.verify is not available")
+
+    stages = {"first": lambda ctx: ran.append("first"), "verify": missing}
+    summary = run_demo(config, tmp_path / "run", stages=stages, say=lambda m: None)
+    assert ran == ["first"]
+    assert summary["missing_stages"] == ["verify"]
+    assert summary["type_c_rate_after"] is None  # nothing measured, nothing invented
+
+
+def test_a_failing_stage_still_writes_the_summary(tmp_path: Path, tiny_lm_dir, tiny_rm_dir) -> None:
+    config = parse_config(tiny_config(tiny_lm_dir, tiny_rm_dir))
+
+    def broken(ctx) -> None:
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        run_demo(config, tmp_path / "run", stages={"broken": broken}, say=lambda m: None)
+    written = json.loads((tmp_path / "run" / SUMMARY_FILE).read_text())
+    assert "broken" in written["stage_seconds"]
+
+
+def test_report_command_prints_a_run_summary(
+    tmp_path: Path, tiny_lm_dir, tiny_rm_dir, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = parse_config(tiny_config(tiny_lm_dir, tiny_rm_dir))
+    run_dir = tmp_path / "run"
+    run_demo(config, run_dir, stages={"noop": lambda ctx: None}, say=lambda m: None)
+    assert main(["report", str(run_dir), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["stage_seconds"].keys() == {"noop"}
+    assert main(["report", str(run_dir)]) == 0
+    assert "type C rate" in capsys.readouterr().out
+    assert main(["report", str(tmp_path / "nowhere")]) == 2
