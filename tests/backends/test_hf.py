@@ -212,6 +212,15 @@ def test_rm_truncation_keeps_the_response(tiny_rm_dir: Path) -> None:
     assert rm.truncated_responses == 1
 
 
+def test_rm_batched_encoding_matches_single_encoding(tiny_rm_dir: Path) -> None:
+    rm = HFRewardModel.from_pretrained(str(tiny_rm_dir), device="cpu", max_length=48)
+    conversations = [*CONVERSATIONS, [{"role": "user", "content": "bake bread " * 80}]]
+    responses = [*PAIR_RESPONSES, "Paris is the capital"]
+    many = rm.encode_many(conversations, responses)
+    assert many == [rm.encode(c, r) for c, r in zip(conversations, responses, strict=True)]
+    assert max(len(item["input_ids"]) for item in many) == 48
+
+
 def test_rm_pad_collision_does_not_change_scores(reward_model: HFRewardModel) -> None:
     # sequences end with "\n" after <|im_end|>; make the pad id collide with that last token
     items = [reward_model.encode(c, r) for c, r in zip(CONVERSATIONS, PAIR_RESPONSES, strict=True)]
@@ -239,6 +248,8 @@ def test_rm_text_pair_encoder_without_chat_template() -> None:
     batched = rm.score(CONVERSATIONS, PAIR_RESPONSES)
     singles = [rm.score([c], [r])[0] for c, r in zip(CONVERSATIONS, PAIR_RESPONSES, strict=True)]
     assert batched == pytest.approx(singles, abs=1e-5)
+    many = rm.encode_many(CONVERSATIONS, PAIR_RESPONSES)
+    assert many == [rm.encode(c, r) for c, r in zip(CONVERSATIONS, PAIR_RESPONSES, strict=True)]
 
     long_item = rm.encode([{"role": "user", "content": "bake bread " * 60}], "Paris is the capital")
     assert len(long_item["input_ids"]) <= 40

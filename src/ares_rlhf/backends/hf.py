@@ -550,9 +550,38 @@ class HFRewardModel(RewardModel):
             return {"input_ids": self._encode_templated(conversation, response)}
         return self._encode_pair(render_pair_prompt(conversation), response)
 
-    def _encode_templated(self, conversation: Sequence[Message], response: str) -> list[int]:
+    def encode_many(
+        self, conversations: Sequence[Sequence[Message]], responses: Sequence[str]
+    ) -> list[dict[str, list[int]]]:
+        """:meth:`encode` for many pairs: one batched tokenizer call, then the rare overflows."""
+        if self.uses_chat_template:
+            texts = [self._render(c, r) for c, r in zip(conversations, responses, strict=True)]
+            ids = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+            return [
+                {"input_ids": list(row)}
+                if len(row) <= self.max_length
+                else {"input_ids": self._encode_templated(c, r, text)}
+                for row, text, c, r in zip(ids, texts, conversations, responses, strict=True)
+            ]
+        prompts = [render_pair_prompt(c) for c in conversations]
+        encoded = self.tokenizer(prompts, list(responses), truncation=False)
+        keys = [k for k in ("input_ids", "token_type_ids") if k in encoded]
+        items = []
+        for row, (prompt, response) in enumerate(zip(prompts, responses, strict=True)):
+            if len(encoded["input_ids"][row]) <= self.max_length:
+                items.append({k: list(encoded[k][row]) for k in keys})
+            else:
+                items.append(self._encode_pair(prompt, response))
+        return items
+
+    def _render(self, conversation: Sequence[Message], response: str) -> str:
         messages = [*conversation, {"role": "assistant", "content": response}]
-        text = self.tokenizer.apply_chat_template(messages, tokenize=False)
+        return self.tokenizer.apply_chat_template(messages, tokenize=False)
+
+    def _encode_templated(
+        self, conversation: Sequence[Message], response: str, text: str | None = None
+    ) -> list[int]:
+        text = text if text is not None else self._render(conversation, response)
         encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
         ids: list[int] = list(encoded["input_ids"])
         if len(ids) <= self.max_length:
@@ -653,7 +682,7 @@ class HFRewardModel(RewardModel):
             )
         if not responses:
             return []
-        items = [self.encode(c, r) for c, r in zip(conversations, responses, strict=True)]
+        items = self.encode_many(conversations, responses)
         order = sorted(range(len(items)), key=lambda i: -len(items[i]["input_ids"]))
         scores: list[float] = [0.0] * len(items)
         for start in range(0, len(order), self.batch_size):
