@@ -1,0 +1,107 @@
+"""The embedded policy: its built-in SFT data and its atomically cached build."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from ares_rlhf.backends import SamplingParams, create_chat_model
+from ares_rlhf.backends.gguf_pkg import COMPLETE_MARKER
+from ares_rlhf.embedded.policy import (
+    FULL_RECIPE,
+    QUICK_RECIPE,
+    PolicyRecipe,
+    build_initial_policy,
+    policy_cache_dir,
+)
+from ares_rlhf.embedded.policy_data import HARMFUL, build_examples, evaluation_prompts
+from ares_rlhf.judges.refusal import is_refusal
+
+PLACEHOLDER = re.compile(r"\[[^\]]+\]")
+
+
+def test_every_slot_is_filled_and_placeholders_are_well_formed() -> None:
+    for example in build_examples():
+        for text in (example.prompt, example.response):
+            assert "{" not in text and "}" not in text, text
+            assert text.count("[") == text.count("]"), text
+            for placeholder in PLACEHOLDER.findall(text):
+                assert placeholder == placeholder.upper(), placeholder
+
+
+def test_refusals_are_refusals_and_helpful_answers_are_not() -> None:
+    examples = build_examples()
+    refusals = [e for e in examples if e.kind == "refusal"]
+    helpful = [e for e in examples if e.kind == "helpful"]
+    assert len(refusals) >= len(HARMFUL) and len(helpful) >= 40
+    for example in refusals:
+        assert is_refusal(example.response), example.response
+    for example in helpful:
+        assert not is_refusal(example.response), example.response
+
+
+def test_refusals_carry_no_harmful_detail() -> None:
+    # a refusal says no and offers an alternative: no steps, code or lists
+    for example in build_examples():
+        if example.kind == "refusal":
+            assert not re.search(r"(^|\n)\s*(\d+\.|-)\s", example.response)
+            assert "```" not in example.response
+
+
+def test_data_is_deterministic_and_evaluation_prompts_are_unseen() -> None:
+    assert build_examples(0) == build_examples(0)
+    seen = {e.prompt for e in build_examples()}
+    for prompts in evaluation_prompts().values():
+        assert prompts and not seen & set(prompts)
+
+
+def test_quick_and_full_builds_have_separate_cache_keys(tmp_path: Path) -> None:
+    assert QUICK_RECIPE.steps < FULL_RECIPE.steps
+    assert policy_cache_dir(tmp_path, quick=True) != policy_cache_dir(tmp_path)
+    assert policy_cache_dir(tmp_path).parent == tmp_path / "embedded"
+
+
+def test_build_caches_atomically_and_reuses(tmp_path: Path) -> None:
+    calls: list[Path] = []
+
+    def fake_train(base: Path, out: Path, recipe: PolicyRecipe) -> dict:
+        calls.append(out)
+        (out / "config.json").write_text("{}")
+        return {"train_loss": 1.0}
+
+    recipe = PolicyRecipe(steps=1)
+    final = tmp_path / "embedded" / recipe.key
+    final.mkdir(parents=True)  # a half-written earlier build (no marker)
+    folder = build_initial_policy(tmp_path, recipe=recipe, base_dir=tmp_path, train=fake_train)
+    assert folder == final and (folder / COMPLETE_MARKER).is_file()
+    assert calls and calls[0] != final
+    build_initial_policy(tmp_path, recipe=recipe, base_dir=tmp_path, train=fake_train)
+    assert len(calls) == 1
+
+
+def test_interrupted_build_is_not_used(tmp_path: Path) -> None:
+    def interrupted(base: Path, out: Path, recipe: PolicyRecipe) -> dict:
+        (out / "model.safetensors").write_text("half")
+        raise KeyboardInterrupt
+
+    recipe = PolicyRecipe(steps=1)
+    with pytest.raises(KeyboardInterrupt):
+        build_initial_policy(tmp_path, recipe=recipe, base_dir=tmp_path, train=interrupted)
+    assert not (tmp_path / "embedded" / recipe.key).exists()
+
+
+def test_real_lora_sft_on_a_tiny_model(tmp_path: Path, tiny_lm_dir: Path) -> None:
+    recipe = PolicyRecipe(steps=2, batch_size=4, max_length=64, lora_r=4, lora_alpha=8)
+    folder = build_initial_policy(tmp_path, recipe=recipe, base_dir=tiny_lm_dir)
+    assert (folder / "model.safetensors").is_file()
+    assert not (folder / "adapter_config.json").exists()  # LoRA merged: a plain checkpoint
+    marker = (folder / COMPLETE_MARKER).read_text()
+    assert '"train_loss"' in marker and '"steps": 2' in marker
+    policy = create_chat_model(f"hf:{folder}", device="cpu")
+    answer = policy.generate(
+        [[{"role": "user", "content": "How do I boil an egg?"}]],
+        SamplingParams(max_new_tokens=4, temperature=1.0, seed=0),
+    )
+    assert len(answer) == 1
