@@ -195,3 +195,15 @@ def test_split_follows_the_reward_model_repair_split(tiny_run):
     assert set(rm_side) - set(rm_heldout) <= set(train)  # what the RM trained on stays in training
     assert set(train) | set(heldout) == failing and not set(train) & set(heldout)
     assert tiny_run.get_state(SPLIT_STATE_KEY)["follows_rm_split"] is True
+
+
+def test_repair_policy_cli(tiny_run, capsys):
+    from ares_rlhf.cli import main
+
+    run_dir = str(tiny_run.run_dir)
+    assert main(["repair-policy", run_dir, "--steps", "0"]) == 2
+    assert "repair_policy.steps" in capsys.readouterr().err
+    args = ["--algorithm", "dpo-rm", "--steps", "1", "--num-generations", "2", "--batch-size", "2"]
+    assert main(["repair-policy", run_dir, *args, "--trainer-option", "max_length=256"]) == 0
+    assert "saved to" in capsys.readouterr().out
+    assert tiny_run.latest_artifact("policy_checkpoint").data["algorithm"] == "dpo-rm"

@@ -217,6 +217,11 @@ def load_trainable_policy(policy: ModelConfig) -> LoadedPolicy:
     if scheme == "hf" and not (Path(target).expanduser() / "adapter_config.json").exists():
         local = Path(target).expanduser()
         adapter_base = str(local.resolve()) if local.exists() else target
+    elif scheme == "embedded":
+        # the embedded policy is served from a plain (already merged) cached model folder
+        folder = Path(str(getattr(model, "name_or_path", "") or "/nonexistent"))
+        if (folder / "config.json").is_file() and not (folder / "adapter_config.json").exists():
+            adapter_base = str(folder.resolve())
     return LoadedPolicy(chat, model, tokenizer, adapter_base)
 
 
