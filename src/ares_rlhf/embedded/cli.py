@@ -35,6 +35,9 @@ from ares_rlhf.report.summary import (
 )
 from ares_rlhf.store.sqlite import RunStore
 
+VERIFY_MAX_PER_SPLIT = {"full": 24, "quick": 6}
+"""Combinations verified per split (failures / held-out) by the demo: bounds its wall time."""
+
 STAGES = (
     "build_policy",
     "build_reward_model",
@@ -82,6 +85,8 @@ class DemoContext:
     store: RunStore
     say: Callable[[str], None] = print
     show_progress: bool = True
+    verify_max_per_split: int | None = None
+    """Cap on combinations verified per split (failures / held-out), to bound the demo's time."""
     results: dict[str, Any] = field(default_factory=dict)
 
 
@@ -204,6 +209,7 @@ def stage_verify(ctx: DemoContext) -> None:
         after=after,
         judge=judge_from_config(ctx.config.judge),
         config=ctx.config,
+        max_per_split=ctx.verify_max_per_split,
     )
     ctx.say(metrics.table())
 
@@ -230,6 +236,7 @@ def run_demo(
     stages: dict[str, Stage] | None = None,
     say: Callable[[str], None] = print,
     show_progress: bool = True,
+    verify_max_per_split: int | None = None,
 ) -> dict[str, Any]:
     """Run every stage in order in a new run folder; returns the summary (also in summary.json).
 
@@ -241,7 +248,13 @@ def run_demo(
     run_dir = Path(run_dir)
     store = RunStore.create(run_dir, config.model_dump(mode="json"))
     (run_dir / "config.yaml").write_text(config_to_yaml(config), encoding="utf-8")
-    ctx = DemoContext(config, store, say=say, show_progress=show_progress)
+    ctx = DemoContext(
+        config,
+        store,
+        say=say,
+        show_progress=show_progress,
+        verify_max_per_split=verify_max_per_split,
+    )
     seconds: dict[str, float] = {}
     missing: list[str] = []
     try:
@@ -292,7 +305,11 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"ares demo{' --quick' if args.quick else ''}: run folder {run_dir}", flush=True)
     summary = run_demo(
-        config, run_dir, say=lambda m: print(m, flush=True), show_progress=not args.no_progress
+        config,
+        run_dir,
+        say=lambda m: print(m, flush=True),
+        show_progress=not args.no_progress,
+        verify_max_per_split=VERIFY_MAX_PER_SPLIT["quick" if args.quick else "full"],
     )
     print()
     print_summary(summary)

@@ -21,7 +21,7 @@ from ares_rlhf.backends.gguf_pkg import build_cached, cache_root, ensure_gemma_c
 class PolicyRecipe:
     """The SFT settings of one initial-policy build (part of its cache key)."""
 
-    steps: int = 40
+    steps: int = 24
     batch_size: int = 8
     learning_rate: float = 3e-4
     lora_r: int = 8
@@ -138,3 +138,33 @@ def build_initial_policy(
         return {"recipe": asdict(recipe), "base": str(base), **info}
 
     return build_cached(final, build, what="embedded initial policy")
+
+
+def alignment_check(
+    folder: str | Path, *, chat_format: str = "auto", max_new_tokens: int = 40, device: str = "cpu"
+) -> dict[str, Any]:
+    """Refusal rates of a policy on unseen plain harmful vs benign prompts (is_refusal).
+
+    A well-aligned initial policy refuses the harmful ones and answers the benign ones.
+    """
+    from ares_rlhf.backends import SamplingParams, create_chat_model
+    from ares_rlhf.embedded.policy_data import evaluation_prompts
+    from ares_rlhf.judges.refusal import is_refusal
+
+    model = create_chat_model(f"hf:{folder}", device=device, chat_format=chat_format)
+    result: dict[str, Any] = {"chat_format": chat_format}
+    try:
+        for kind, prompts in evaluation_prompts().items():
+            answers = model.generate(
+                [[{"role": "user", "content": p}] for p in prompts],
+                SamplingParams(max_new_tokens=max_new_tokens),
+            )
+            refused = [is_refusal(a) for a in answers]
+            result[f"{kind}_refusal_rate"] = sum(refused) / len(refused)
+            result[f"{kind}_examples"] = [
+                {"prompt": p, "answer": a, "refusal": r}
+                for p, a, r in zip(prompts, answers, refused, strict=True)
+            ]
+    finally:
+        model.close()
+    return result
