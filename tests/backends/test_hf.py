@@ -292,3 +292,24 @@ def test_rm_adapter_folder_loads(tiny_rm_dir: Path, tmp_path: Path) -> None:
     scores = loaded.score(CONVERSATIONS, PAIR_RESPONSES)
     assert scores == pytest.approx(wrapped.score(CONVERSATIONS, PAIR_RESPONSES), abs=1e-4)
     assert scores != pytest.approx(base_rm.score(CONVERSATIONS, PAIR_RESPONSES), abs=1e-4)
+
+
+def test_reasoning_blocks_are_stripped() -> None:
+    from ares_rlhf.backends.hf import _strip_thinking
+
+    assert _strip_thinking("<think>\nplan\n</think>\n\nHello").strip() == "Hello"
+    assert _strip_thinking("</think>Hi") == "Hi"  # the template opened the block in the prompt
+    assert _strip_thinking("<think>never finished") == ""
+    assert _strip_thinking("I say <think> here </think> ok") == "I say <think> here </think> ok"
+    assert _strip_thinking("Plain answer") == "Plain answer"
+
+
+def test_generation_runs_in_eval_mode_and_restores_training(chat_model: HFChatModel) -> None:
+    chat_model.model.train()
+    try:
+        first = chat_model.generate(CONVERSATIONS[:2], GREEDY)
+        assert chat_model.model.training  # restored
+        chat_model.model.eval()
+        assert chat_model.generate(CONVERSATIONS[:2], GREEDY) == first
+    finally:
+        chat_model.model.eval()

@@ -249,6 +249,7 @@ class HFChatModel(ChatModel):
         batch_size: int = 8,
         enable_thinking: bool | None = None,
         stop: Sequence[str] | None = None,
+        strip_thinking: bool = True,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -257,6 +258,7 @@ class HFChatModel(ChatModel):
         self.max_length = max_length
         self.batch_size = max(1, int(batch_size))
         self.enable_thinking = enable_thinking
+        self.strip_thinking = strip_thinking
         self.stop = list(stop or [])
         if self.chat_format == "chat_template" and not _has_chat_template(tokenizer):
             raise BackendError(
@@ -280,6 +282,7 @@ class HFChatModel(ChatModel):
         batch_size: int = 8,
         enable_thinking: bool | None = None,
         stop: Sequence[str] | None = None,
+        strip_thinking: bool = True,
         trust_remote_code: bool = False,
         merge_adapter: bool = True,
     ) -> HFChatModel:
@@ -303,6 +306,7 @@ class HFChatModel(ChatModel):
             batch_size=batch_size,
             enable_thinking=enable_thinking,
             stop=stop,
+            strip_thinking=strip_thinking,
         )
 
     @property
@@ -409,18 +413,42 @@ class HFChatModel(ChatModel):
         stops = self._stop_strings()
         if stops:
             kwargs.update(stop_strings=stops, tokenizer=self.tokenizer)
-        with (
-            _seeded(params.seed if params.temperature > 0 else None, device),
-            torch.inference_mode(),
-        ):
+        seed = params.seed if params.temperature > 0 else None
+        with _eval_mode(self.model), _seeded(seed, device), torch.inference_mode():
             output = self.model.generate(**kwargs)
         new_tokens = output[:, width:]
         texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        if self.strip_thinking:
+            texts = [_strip_thinking(text) for text in texts]
         return [_cut_at_stops(text, stops).strip() for text in texts]
 
     def close(self) -> None:
         self.model = None
         self.tokenizer = None
+
+
+def _strip_thinking(text: str) -> str:
+    """Drop a leading reasoning block (``<think>...</think>``, as Qwen3 writes) from an answer."""
+    start = text.find("<think>")
+    end = text.find("</think>")
+    if end != -1 and (start == -1 or start < end) and not text[: max(start, 0)].strip():
+        return text[end + len("</think>") :]
+    if start != -1 and not text[:start].strip():
+        return ""  # the answer never got past its reasoning
+    return text
+
+
+@contextmanager
+def _eval_mode(model: Any):
+    """Inference without dropout, even on a model a trainer left in training mode."""
+    was_training = bool(getattr(model, "training", False))
+    if was_training:
+        model.eval()
+    try:
+        yield
+    finally:
+        if was_training:
+            model.train()
 
 
 def _cut_at_stops(text: str, stops: Sequence[str]) -> str:
@@ -714,8 +742,9 @@ class HFRewardModel(RewardModel):
         inputs = {"input_ids": input_ids.to(device), "attention_mask": attention_mask.to(device)}
         if token_type_ids is not None:
             inputs["token_type_ids"] = token_type_ids.to(device)
-        with _pad_id_for_pooling(self.model, pad_id), torch.inference_mode():
-            logits = self.model(**inputs).logits
+        with _eval_mode(self.model), _pad_id_for_pooling(self.model, pad_id):
+            with torch.inference_mode():
+                logits = self.model(**inputs).logits
         return [float(value) for value in logits.float().reshape(len(batch), -1)[:, 0].tolist()]
 
     def close(self) -> None:
