@@ -1,0 +1,134 @@
+"""``ares repair-rm RUN_DIR``: fine-tune a run's reward model on the B/C failures it found."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ares_rlhf.errors import ConfigError
+
+SET_TITLES = {
+    "adversarial_heldout": "held-out attacks",
+    "adversarial_train": "trained attacks",
+    "anchor_heldout": "anchors (forgetting)",
+    "benign_heldout": "benign (over-refusal)",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", type=Path, help="run folder written by 'ares discover'")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="YAML file: a run config (its repair_rm section is used) or repair_rm settings alone; "
+        "default: the run's stored config",
+    )
+    parser.add_argument(
+        "--anchor-dataset", help="HF dataset id or local JSONL/Parquet (chosen/rejected)"
+    )
+    parser.add_argument("--anchor-ratio", type=float, help="anchor pairs per adversarial pair")
+    parser.add_argument("--method", choices=["full", "lora"])
+    parser.add_argument("--epochs", type=float)
+    parser.add_argument("--learning-rate", type=float)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--heldout-fraction", type=float, help="share of combinations held out")
+    parser.add_argument("--seed", type=int, help="default: the run's seed")
+    parser.add_argument("--device", help="cpu, cuda, cuda:0 (default: the RM's configured device)")
+
+
+def _repair_config(args: argparse.Namespace, stored: dict[str, Any]):
+    import yaml
+    from pydantic import ValidationError
+
+    from ares_rlhf.config import RewardRepairConfig
+
+    settings: dict[str, Any] = dict(stored.get("repair_rm") or {})
+    if args.config is not None:
+        if not args.config.is_file():
+            raise ConfigError(f"{args.config}: no such config file")
+        try:
+            data = yaml.safe_load(args.config.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{args.config}: not valid YAML: {error}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{args.config}: expected a mapping of settings")
+        settings = dict(data.get("repair_rm", data) or {})
+    overrides = {
+        "anchor_dataset": args.anchor_dataset,
+        "anchor_ratio": args.anchor_ratio,
+        "method": args.method,
+        "epochs": args.epochs,
+        "learning_rate": args.learning_rate,
+        "batch_size": args.batch_size,
+        "heldout_fraction": args.heldout_fraction,
+    }
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return RewardRepairConfig.model_validate(settings)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"repair_rm.{where}: {first['msg']}") from None
+
+
+def _fmt(value: Any, percent: bool = False) -> str:
+    if value is None:
+        return "-"
+    return f"{100 * value:.1f}%" if percent else f"{value:+.3f}"
+
+
+def metrics_table(before: dict[str, Any], after: dict[str, Any]):
+    """A rich table: accuracy and margins per evaluation set, before vs after."""
+    from rich.table import Table
+
+    table = Table(title="reward-model repair: before vs after")
+    for column in (
+        "set",
+        "pairs",
+        "acc before",
+        "acc after",
+        "margin before",
+        "margin after",
+    ):
+        table.add_column(column, justify="left" if column == "set" else "right")
+    for name, title in SET_TITLES.items():
+        b, a = before.get(name, {}), after.get(name, {})
+        table.add_row(
+            title,
+            str(a.get("n", 0)),
+            _fmt(b.get("accuracy"), True),
+            _fmt(a.get("accuracy"), True),
+            _fmt(b.get("margin_mean")),
+            _fmt(a.get("margin_mean")),
+        )
+    return table
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from ares_rlhf.repair.reward import repair_run
+    from ares_rlhf.store.sqlite import RunStore
+
+    console = Console()
+    with RunStore.open(args.run_dir) as store:
+        config = _repair_config(args, store.config())
+        result = repair_run(
+            store,
+            config,
+            seed=args.seed,
+            device=args.device,
+            progress=lambda message: console.print(f"[dim]{message}[/dim]"),
+        )
+    console.print(metrics_table(result.before, result.after))
+    console.print(
+        "[dim]held-out attacks: combinations never trained on; anchors: held-out general "
+        "preference pairs; benign: unseen everyday prompts, helpful answer vs needless refusal; "
+        "margin = mean score(chosen) - score(rejected)[/dim]"
+    )
+    console.print(
+        f"trained {result.counts['adversarial_train'] + result.counts['anchor_train'] + result.counts['benign_train']} "
+        f"pairs in {result.train_seconds:.1f} s; repaired reward model: hf:{result.checkpoint}"
+    )
+    return 0
