@@ -105,3 +105,39 @@ def test_real_lora_sft_on_a_tiny_model(tmp_path: Path, tiny_lm_dir: Path) -> Non
         SamplingParams(max_new_tokens=4, temperature=1.0, seed=0),
     )
     assert len(answer) == 1
+
+
+def test_embedded_backend_serves_the_built_folders(
+    monkeypatch: pytest.MonkeyPatch, tiny_lm_dir: Path, tiny_rm_dir: Path
+) -> None:
+    from ares_rlhf.backends import create_reward_model
+    from ares_rlhf.embedded import backend
+
+    asked: list[tuple[str, bool, object]] = []
+
+    def fake_policy(*, quick: bool = False, cache_dir=None) -> Path:
+        asked.append(("policy", quick, cache_dir))
+        return tiny_lm_dir
+
+    def fake_rm(*, quick: bool = False, cache_dir=None) -> Path:
+        asked.append(("rm", quick, cache_dir))
+        return tiny_rm_dir
+
+    monkeypatch.setattr(backend, "policy_folder", fake_policy)
+    monkeypatch.setattr(backend, "reward_model_folder", fake_rm)
+    chat = create_chat_model("embedded:policy", quick=True, cache_dir="/c", device="cpu")
+    assert chat.model_id == "embedded:policy-quick"
+    reward = create_reward_model("embedded:reward-model", device="cpu", max_length=64)
+    assert reward.model_id == "embedded:reward-model"
+    assert len(reward.score([[{"role": "user", "content": "hi"}]], ["hello"])) == 1
+    assert asked == [("policy", True, "/c"), ("rm", False, None)]
+
+
+def test_embedded_backend_rejects_unknown_targets() -> None:
+    from ares_rlhf.backends import create_reward_model
+    from ares_rlhf.errors import BackendError
+
+    with pytest.raises(BackendError, match="embedded:reward-model.*is a reward model"):
+        create_chat_model("embedded:reward-model")
+    with pytest.raises(BackendError, match="no such embedded reward model"):
+        create_reward_model("embedded:gpt")
