@@ -266,6 +266,7 @@ class HFChatModel(ChatModel):
                 "use chat_format: plain (or auto)"
             )
         _ensure_pad_token(tokenizer)
+        self._stop_cache: dict[tuple[str, ...], Any] = {}
         self.truncated_prompts = 0
         """How many prompts were cut (from the left) to fit ``max_length``."""
 
@@ -333,6 +334,19 @@ class HFChatModel(ChatModel):
         if not self.uses_chat_template:
             stops.append(PLAIN_STOP)
         return stops
+
+    def _stop_criteria(self, stops: list[str]) -> Any:
+        """Stop-string criteria, built once per set of strings (preparing one scans the
+        vocabulary: seconds for Gemma's 262k tokens)."""
+        key = tuple(stops)
+        if key not in self._stop_cache:
+            from transformers import StoppingCriteriaList
+            from transformers.generation.stopping_criteria import StopStringCriteria
+
+            self._stop_cache[key] = StoppingCriteriaList(
+                [StopStringCriteria(self.tokenizer, list(stops))]
+            )
+        return self._stop_cache[key]
 
     def _eos_ids(self) -> list[int]:
         ids: list[int] = []
@@ -412,7 +426,7 @@ class HFChatModel(ChatModel):
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         stops = self._stop_strings()
         if stops:
-            kwargs.update(stop_strings=stops, tokenizer=self.tokenizer)
+            kwargs["stopping_criteria"] = self._stop_criteria(stops)
         seed = params.seed if params.temperature > 0 else None
         with _eval_mode(self.model), _seeded(seed, device), torch.inference_mode():
             output = self.model.generate(**kwargs)
