@@ -141,7 +141,7 @@ def test_connection_refused_is_retried_then_reported() -> None:
 
 
 def test_concurrency_limit_is_respected(server: FakeOpenAIServer) -> None:
-    server.set_behavior(latency_s=0.05)
+    server.set_behavior(latency_s=0.1)
     model = chat(server, concurrency=3)
     answers = model.generate(CONVERSATIONS)
     model.close()
@@ -155,7 +155,8 @@ def test_rpm_limit_spaces_requests(server: FakeOpenAIServer) -> None:
     model.close()
     starts = sorted(server.stats.start_times)
     gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
-    assert min(gaps) >= 0.08
+    # unlimited, all six would start within milliseconds; the server's clock adds some jitter
+    assert min(gaps) >= 0.05
     assert starts[-1] - starts[0] >= 0.45
 
 
@@ -231,12 +232,12 @@ def test_score_protocol_batches_and_orders(server: FakeOpenAIServer) -> None:
     assert rm.score(PAIRS, RESPONSES) == [1.0, 3.0, 2.0, 4.0, 0.0]
     rm.close()
     assert server.stats.requests == 3
-    assert server.stats.paths[0] == "/v1/score"
-    assert server.stats.bodies[0] == {
+    assert set(server.stats.paths) == {"/v1/score"}
+    assert {
         "model": "rm",
         "conversations": [PAIRS[0], PAIRS[1]],
         "responses": ["a", "bbb"],
-    }
+    } in server.stats.bodies  # chunks are sent concurrently, in any order
 
 
 def test_score_protocol_retries_and_rejects_wrong_length(server: FakeOpenAIServer) -> None:
@@ -260,9 +261,9 @@ def test_vllm_pooling_protocol(server: FakeOpenAIServer) -> None:
     assert rm.score(PAIRS, RESPONSES) == [1.0, 3.0, 2.0, 4.0, 0.0]
     rm.close()
     assert set(server.stats.paths) == {"/pooling"}
-    assert server.stats.bodies[1]["messages"] == [
+    assert [
         {"role": "user", "content": "q1"},
         {"role": "assistant", "content": "bbb"},
-    ]
+    ] in [body["messages"] for body in server.stats.bodies]
     with pytest.raises(BackendError, match="protocol"):
         create_reward_model(f"openai:{server.url}#rm", protocol="grpc")

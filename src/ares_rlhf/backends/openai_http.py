@@ -294,10 +294,12 @@ class OpenAIHTTPClient:
                     if status >= 400:
                         raise BackendError(self._client_error(shown, status, response.text))
                     try:
-                        return parse(response.json())
+                        data = response.json()
                     except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
                         raise _Retryable("malformed JSON in a 2xx answer") from exc
-                    except (MalformedResponse, KeyError, IndexError, TypeError) as exc:
+                    try:
+                        return parse(data)
+                    except (MalformedResponse, KeyError, IndexError, TypeError, ValueError) as exc:
                         raise _Retryable(
                             f"malformed answer ({self.scrub(str(exc))[:120]})"
                         ) from exc
