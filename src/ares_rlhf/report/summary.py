@@ -98,6 +98,13 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = [
         ("probes (discovery)", _fmt(summary.get("probes_discovery")), ""),
         (
+            "discovery A / B / C",
+            " / ".join(
+                _fmt((summary.get("failure_counts_discovery") or {}).get(t)) for t in FAILURE_TYPES
+            ),
+            "",
+        ),
+        (
             "probes (verify, held-out combinations)",
             _fmt(summary.get("verify_probes_before")),
             _fmt(summary.get("verify_probes_after")),
