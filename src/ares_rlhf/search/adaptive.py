@@ -7,11 +7,12 @@ samples a failure rate per cell and per part (policy, RM) from a Beta posterior 
 the **largest sampled rate of its parent cells** (one value fewer), with prior strength
 ``prior_strength``: an untried combination inherits the strongest signal of any pair or triple it
 belongs to (the way failure regions combine), while combinations it has probed are pulled towards
-their own outcomes. A combination's score is ``rate_policy * rate_rm`` (the chance of a type-C
+their own outcomes (a combination's prior leaves its own probes out of its parent cells, so one
+chance failure is not counted twice). A combination's score is ``rate_policy * rate_rm`` (the chance of a type-C
 probe); combinations that already produced a C are down-weighted by ``revisit_weight`` because
 coverage counts distinct combinations. The top-scoring combinations fill the batch, except a
 fraction ``explore`` drawn uniformly among never-probed combinations (hidden regions leak no
-signal until one of their combinations is probed).
+signal until one of their combinations is probed); ties go to untried combinations in random order.
 
 All randomness comes from ``self.rng`` (reseeded per batch by the loop); the counts depend only on
 the outcomes passed to :meth:`observe`, so a resumed run that replays them proposes the same specs.
@@ -44,6 +45,7 @@ class _Counts:
         self.fails = {s: np.zeros([sizes[a] for a in s]) for s in _SUBSETS}
         self.total_trials = 0.0
         self.total_fails = 0.0
+        self._priors: dict[tuple[int, ...], Any] = {}
 
     def add(self, coords: np.ndarray, failed: np.ndarray) -> None:
         """``coords``: (k, 4) component positions; ``failed``: (k,) 0/1."""
@@ -61,24 +63,35 @@ class _Counts:
 
         Coarser cells give posterior means, each shrunk towards the largest mean among its
         parents; only the full-combination level is sampled (sampling every level compounds
-        noise through the max and drowns real signal).
+        noise through the max and drowns real signal). A combination's prior comes from its
+        triples *without its own probes* (else one chance failure would count twice and keep
+        a false lead alive).
         """
         top = (1.0 + self.total_fails) / (2.0 + self.total_trials)
         means: dict[tuple[int, ...], np.ndarray] = {}
         prior: Any = top
+        full = _SUBSETS[-1]
+        own_fails, own_trials = self.fails[full], self.trials[full]
         for s in _SUBSETS:
+            if len(s) == len(full):
+                prior = None
+                for drop in range(len(s)):
+                    parent = s[:drop] + s[drop + 1 :]
+                    cell_prior = np.expand_dims(self._priors[parent], drop)
+                    fails = np.expand_dims(self.fails[parent], drop) - own_fails
+                    trials = np.expand_dims(self.trials[parent], drop) - own_trials
+                    view = (strength * cell_prior + fails) / (strength + trials)
+                    prior = view if prior is None else np.maximum(prior, view)
+                alpha = combo_strength * prior + own_fails
+                beta = combo_strength * (1.0 - prior) + own_trials - own_fails
+                return rng.beta(np.maximum(alpha, 1e-3), np.maximum(beta, 1e-3))
             if len(s) > 1:
                 prior = None
                 for drop in range(len(s)):
                     view = np.expand_dims(means[s[:drop] + s[drop + 1 :]], drop)
                     prior = view if prior is None else np.maximum(prior, view)
-            fails, trials = self.fails[s], self.trials[s]
-            if len(s) < len(_SUBSETS[-1]):
-                means[s] = (strength * prior + fails) / (strength + trials)
-                continue
-            alpha = combo_strength * prior + fails
-            beta = combo_strength * (1.0 - prior) + trials - fails
-            return rng.beta(np.maximum(alpha, 1e-3), np.maximum(beta, 1e-3))
+            self._priors[s] = prior
+            means[s] = (strength * prior + self.fails[s]) / (strength + self.trials[s])
         raise AssertionError("unreachable")
 
 
@@ -157,7 +170,9 @@ class AdaptiveStrategy(SearchStrategy):
         rate_policy = self._policy.sample(self.rng, self.prior_strength, self.combo_strength)
         rate_rm = self._rm.sample(self.rng, self.prior_strength, self.combo_strength)
         score = rate_policy * rate_rm
-        return np.where(self.hit, score * self.revisit_weight, score)
+        score = np.where(self.hit, score * self.revisit_weight, score)
+        # ties (e.g. all zero): untried combinations first, in random order
+        return score + 1e-9 * (self.probed == 0) * self.rng.random(score.shape)
 
     def propose(self, n: int) -> list[ComponentSpec]:
         if n <= 0:
