@@ -2,17 +2,18 @@
 
 Real failures live in *interactions* of two or three component values, so the strategy keeps
 policy-failure and RM-failure counts for every *cell*: each single value, each pair, each triple
-and each full combination (15 tables, one per subset of the four component types). At each batch it
-samples a failure rate per cell and per part (policy, RM) from a Beta posterior whose prior mean is
-the **largest sampled rate of its parent cells** (one value fewer), with prior strength
-``prior_strength``: an untried combination inherits the strongest signal of any pair or triple it
-belongs to (the way failure regions combine), while combinations it has probed are pulled towards
-their own outcomes (a combination's prior leaves its own probes out of its parent cells, so one
-chance failure is not counted twice). A combination's score is ``rate_policy * rate_rm`` (the chance of a type-C
+and each full combination (15 tables, one per subset of the four component types). Each batch,
+per part (policy, RM), it computes cell posterior means coarse to fine, each shrunk (strength
+``prior_strength``) towards the **largest mean among its parent cells** (one value fewer), then
+draws every combination's rate from a Beta whose prior mean is the largest of its four triples
+(strength ``combo_strength``; the triples' counts leave that combination's own probes out, so
+one chance failure is not counted twice). An untried combination thus inherits the strongest
+signal of any pair or triple it belongs to (the way failure regions combine); a probed one is
+pulled towards its own outcomes. Score = ``rate_policy * rate_rm`` (the chance of a type-C
 probe); combinations that already produced a C are down-weighted by ``revisit_weight`` because
-coverage counts distinct combinations. The top-scoring combinations fill the batch, except a
-fraction ``explore`` drawn uniformly among never-probed combinations (hidden regions leak no
-signal until one of their combinations is probed); ties go to untried combinations in random order.
+coverage counts distinct combinations. The top scores fill the batch, except a Binomial share
+``explore`` drawn uniformly among never-probed combinations (hidden regions leak no signal until
+one of their combinations is probed); ties go to untried combinations in random order.
 
 All randomness comes from ``self.rng`` (reseeded per batch by the loop); the counts depend only on
 the outcomes passed to :meth:`observe`, so a resumed run that replays them proposes the same specs.
