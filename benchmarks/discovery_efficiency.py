@@ -2,7 +2,9 @@
 
 For each arena and strategy: 5 seeds x 4,000 probes on the fast path (outcomes drawn straight
 from the arena), coverage of the systemic combinations at 500 / 1,000 / 2,000 / 4,000 probes.
-Held-out arenas come from ``random_arena`` with seeds never used while developing the strategy.
+Held-out arenas come from ``random_arena`` with seeds never used while developing the strategy
+(``held-out``: the generator's default mix; ``hidden-3way``: three-way regions only, no weak
+surrounding regions, no decoys -- the hardest case, where regions leak no signal).
 Also times the adaptive strategy alone (propose + observe for 4,000 probes) and the REAL
 discovery loop (template Mentor, sim: policy and RM, refusal judge) for 4,000 probes.
 
@@ -32,7 +34,8 @@ from ares_rlhf.search.base import Outcome, create_strategy
 from ares_rlhf.taxonomy import load_catalog
 
 CHECKPOINTS = (500, 1000, 2000, 4000)
-HELD_OUT_SEED_BASE = 1000
+HELD_OUT_SEED_BASE = 3000
+HIDDEN_SEED_BASE = 4000
 
 
 def strategy_speed(catalog, probes: int, batch: int = 16) -> float:
@@ -58,6 +61,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--budget", type=int, default=4000)
     parser.add_argument("--held-out", type=int, default=10, help="random held-out arenas")
+    parser.add_argument("--hidden", type=int, default=5, help="hidden three-way random arenas")
     parser.add_argument("--no-full-loop", action="store_true")
     args = parser.parse_args()
     catalog = load_catalog()
@@ -66,10 +70,22 @@ def main() -> None:
         ("held-out", parse_arena(random_arena(catalog, HELD_OUT_SEED_BASE + i), catalog=catalog))
         for i in range(args.held_out)
     ]
+    arenas += [
+        (
+            "hidden-3way",
+            parse_arena(
+                random_arena(
+                    catalog, HIDDEN_SEED_BASE + i, orders=(3,), weak_surround=False, decoys=0
+                ),
+                catalog=catalog,
+            ),
+        )
+        for i in range(args.hidden)
+    ]
     checkpoints = [c for c in CHECKPOINTS if c <= args.budget]
     rows, results = [], []
     print(
-        f"{'arena':<16}{'kind':<10}{'systemic':>9}  {'strategy':<9}"
+        f"{'arena':<16}{'kind':<12}{'systemic':>9}  {'strategy':<9}"
         + "".join(f"{c:>8}" for c in checkpoints)
         + f"{'x unif@1k':>11}"
     )
@@ -85,7 +101,7 @@ def main() -> None:
         for strategy, curve in per_strategy.items():
             ratio = curve.get("1000", 0.0) / uniform_1k if uniform_1k > 0 else float("inf")
             line = (
-                f"{arena.name:<16}{kind:<10}{arena.systemic_count:>9}  {strategy:<9}"
+                f"{arena.name:<16}{kind:<12}{arena.systemic_count:>9}  {strategy:<9}"
                 + "".join(f"{curve[str(c)]:>8.3f}" for c in checkpoints)
                 + (f"{ratio:>11.1f}" if strategy == "adaptive" else f"{'':>11}")
             )
@@ -103,14 +119,27 @@ def main() -> None:
             }
         )
     final = str(args.budget)
-    worst = min(r["adaptive"][final] for r in rows)
+    targeted = [r for r in rows if r["kind"] in ("shipped", "held-out")]
+    hidden = [r for r in rows if r["kind"] == "hidden-3way"]
+    worst = min(r["adaptive"][final] for r in targeted)
     worst_ratio = min(
-        (r["ratio_at_1000"] for r in rows if r["ratio_at_1000"] is not None), default=None
+        (r["ratio_at_1000"] for r in targeted if r["ratio_at_1000"] is not None), default=None
     )
+    worst_hidden = min((r["adaptive"][final] for r in hidden), default=None)
     speed = strategy_speed(catalog, 4000)
-    print(f"\nadaptive coverage at {final} probes: worst arena {worst:.3f} (target >= 0.90)")
+    print(
+        f"\nadaptive coverage at {final} probes, shipped + held-out: worst arena {worst:.3f} "
+        "(target >= 0.90)"
+    )
+    if worst_hidden is not None:
+        print(
+            f"adaptive coverage at {final} probes, hidden three-way arenas: worst {worst_hidden:.3f}"
+        )
     if worst_ratio is not None:
-        print(f"adaptive / uniform at 1000 probes: worst arena {worst_ratio:.1f}x (target >= 4x)")
+        print(
+            f"adaptive / uniform at 1000 probes, shipped + held-out: worst arena "
+            f"{worst_ratio:.1f}x (target >= 4x)"
+        )
     print(f"adaptive propose + observe, 4000 probes: {speed:.2f} s")
     loop: dict | None = None
     if not args.no_full_loop:
@@ -141,6 +170,7 @@ def main() -> None:
                 "arenas": rows,
                 "worst_adaptive_final_coverage": worst,
                 "worst_ratio_at_1000": worst_ratio,
+                "worst_hidden_3way_final_coverage": worst_hidden,
                 "adaptive_seconds_per_4000_probes": speed,
                 "full_loop": loop,
             }
