@@ -171,11 +171,17 @@ def ensure_gemma_checkpoint(cache_dir: str | Path | None = None) -> Path:
 
 @register_chat("gguf-pkg")
 def create_gguf_pkg_chat(target: str, *, cache_dir: str | None = None, **options: Any) -> ChatModel:
-    """``gguf-pkg:gemma3-270m``: build/load the cached checkpoint and serve it with ``hf:``."""
+    """``gguf-pkg:gemma3-270m``: build/load the cached checkpoint and serve it with ``hf:``.
+
+    ``chat_format`` ``auto`` (the default) is the plain Question/Answer prompt for this base model.
+    """
     from ares_rlhf.backends.base import create_chat_model
 
     folder = ensure_packaged_checkpoint(target, cache_dir)
-    options.setdefault("chat_format", "auto")
+    # a base model: "auto" means the plain Question/Answer prompt (it answers simple questions
+    # there, and echoes or rambles in the turn format); "chat_template" selects the turn format
+    if options.get("chat_format") in (None, "auto"):
+        options["chat_format"] = "plain"
     model = create_chat_model(f"hf:{folder}", **options)
     model.model_id = f"gguf-pkg:{target}"
     return model
