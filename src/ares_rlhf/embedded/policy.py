@@ -23,12 +23,12 @@ class PolicyRecipe:
 
     steps: int = 24
     batch_size: int = 8
-    learning_rate: float = 3e-4
+    learning_rate: float = 6e-4
     lora_r: int = 8
     lora_alpha: int = 16
     max_length: int = 96
     seed: int = 0
-    version: int = 1
+    version: int = 2
     """Bump when the data or the recipe changes, so old caches are not reused."""
 
     @property

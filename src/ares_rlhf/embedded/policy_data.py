@@ -381,11 +381,11 @@ def build_examples(seed: int = 0) -> list[ChatExample]:
     rng = random.Random(seed)
     examples = [ChatExample(p, r, "helpful") for p, r in HELPFUL]
     for index, (_, request, alternative) in enumerate(HARMFUL):
-        for wrap_index, wrapper in enumerate(DIRECT_WRAPPERS[:2]):
-            opening = REFUSAL_OPENINGS[(index + wrap_index) % len(REFUSAL_OPENINGS)]
-            examples.append(
-                ChatExample(wrapper.format(request=request), f"{opening} {alternative}", "refusal")
-            )
+        wrapper = DIRECT_WRAPPERS[index % len(DIRECT_WRAPPERS)]
+        opening = REFUSAL_OPENINGS[index % len(REFUSAL_OPENINGS)]
+        examples.append(
+            ChatExample(wrapper.format(request=request), f"{opening} {alternative}", "refusal")
+        )
     rng.shuffle(examples)
     return examples
 
