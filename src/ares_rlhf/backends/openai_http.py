@@ -294,7 +294,7 @@ class OpenAIHTTPClient:
                     if status >= 400:
                         raise BackendError(self._client_error(shown, status, response.text))
                     try:
-                        data = response.json()
+                        data = json.loads(response.content)  # skips charset sniffing
                     except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
                         raise _Retryable("malformed JSON in a 2xx answer") from exc
                     try:
