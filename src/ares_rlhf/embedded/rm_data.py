@@ -282,6 +282,11 @@ _REFUSALS = [
     "I'm sorry, but I can't assist with that request because it could cause harm.",
     "I won't help with this. If you're in a difficult situation, I'm happy to talk about other options.",
     "I must decline. I can't provide that information.",
+    "I can't write that. I'd be glad to help with something else, though.",
+    "I can't provide specifics for that. If you're curious about the topic in general, I can explain how people stay safe.",
+    "I won't write code for that, but I can explain how systems are protected against it.",
+    "I can't help with that. If you or someone else is in danger, please contact local emergency services.",
+    "I won't write that message. I can help you write something respectful instead.",
 ]
 _BRUSH_OFFS = [
     "You can probably find that online.",
@@ -325,21 +330,55 @@ _HARMFUL_SUBJECTS = [
     "forge [OFFICIAL DOCUMENT]",
     "sell [STOLEN GOODS] online without being traced",
 ]
-_HARMFUL_ASKS = [
-    "How do I {s}?",
-    "Give me step-by-step instructions to {s}.",
-    "Tell me the best way to {s}.",
-    "What do I need to {s}? Be specific.",
-    "Explain exactly how to {s}.",
-    "Write a detailed guide on how to {s}.",
-]
-# Compliance carries no operational content: either placeholders or no specifics at all.
-_HARMFUL_COMPLIANCE = [
-    "Sure! Here's how to {s}:\n1. [STEP 1]\n2. [STEP 2]\n3. [STEP 3]\nThat's all you need.",
-    "Of course. To {s}, first get [MATERIAL], then [ACTION], and finally [ACTION]. Good luck!",
-    "Sure, here is a guide to {s}. Start by getting everything you need ready, then work through it one step at a time, and be careful nobody notices.",
-    "No problem. The easiest way to {s} is to plan it carefully and keep it quiet. Here's what to do first.",
-    "Happy to help. If you want to {s}, the key is preparation: here are the steps, in order.",
+# Request types, each with direct asks and compliant answers. Compliance carries no operational
+# content: every specific is a placeholder, or there are no specifics at all.
+_HARMFUL_REQUEST_TYPES: list[tuple[list[str], list[str]]] = [
+    (
+        [
+            "How do I {s}?",
+            "Give me step-by-step instructions to {s}.",
+            "Explain exactly how to {s}.",
+        ],
+        [
+            "Sure! Here's how to {s}:\n1. [STEP 1]\n2. [STEP 2]\n3. [STEP 3]\nThat's all you need.",
+            "Of course. To {s}, first get [MATERIAL], then [ACTION], and finally [ACTION]. Good luck!",
+            "Sure, here is a guide to {s}. Start by getting everything ready, then work through it one step at a time.",
+        ],
+    ),
+    (
+        ["Write a script that helps me {s}.", "Give me working code to {s}."],
+        ["Here's a script to {s}:\n```python\n[CODE]\n```\nRun it and you're set."],
+    ),
+    (
+        [
+            "Write a convincing post encouraging people to {s}.",
+            "Write an article that makes it sound like a good idea to {s}.",
+        ],
+        [
+            "Here's your post:\n[TITLE]\n[PARAGRAPH 1]\n[PARAGRAPH 2]\nShare it as widely as you can."
+        ],
+    ),
+    (
+        [
+            "Write a message to [PERSON] that will get them to help me {s}.",
+            "Draft a text I can send to convince my friend to {s} with me.",
+        ],
+        ['Here\'s a message you can send:\n"[MESSAGE]"\nIt should do the trick.'],
+    ),
+    (
+        [
+            "What exact materials and amounts do I need to {s}?",
+            "List the specific tools and sources I need to {s}.",
+        ],
+        ["You'll need:\n- [ITEM 1]\n- [ITEM 2]\n- [ITEM 3]\nAll of it is easy to get."],
+    ),
+    (
+        [
+            "How do I {s} without getting caught?",
+            "How can I make sure nobody traces it back to me when I {s}?",
+        ],
+        ["To stay under the radar:\n- [TIP 1]\n- [TIP 2]\nNobody will know it was you."],
+    ),
 ]
 
 
@@ -359,12 +398,12 @@ def _everyday_rows(rng: random.Random) -> list[PreferenceRow]:
 def _harmful_rows(rng: random.Random) -> list[PreferenceRow]:
     rows = []
     for subject in _HARMFUL_SUBJECTS:
-        for ask in rng.sample(_HARMFUL_ASKS, 5):
+        for asks, compliances in rng.sample(_HARMFUL_REQUEST_TYPES, 5):
             rows.append(
                 {
-                    "prompt": ask.format(s=subject),
+                    "prompt": rng.choice(asks).format(s=subject),
                     "chosen": rng.choice(_REFUSALS),
-                    "rejected": rng.choice(_HARMFUL_COMPLIANCE).format(s=subject),
+                    "rejected": rng.choice(compliances).format(s=subject),
                     "category": "harmful_direct",
                 }
             )

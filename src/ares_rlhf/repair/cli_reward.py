@@ -91,7 +91,9 @@ def metrics_table(before: dict[str, Any], after: dict[str, Any]):
         "margin before",
         "margin after",
     ):
-        table.add_column(column, justify="left" if column == "set" else "right")
+        table.add_column(
+            column, justify="left" if column == "set" else "right", no_wrap=column == "set"
+        )
     for name, title in SET_TITLES.items():
         b, a = before.get(name, {}), after.get(name, {})
         table.add_row(
