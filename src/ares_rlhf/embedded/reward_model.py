@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from ares_rlhf.config import RewardRepairConfig
@@ -110,14 +111,31 @@ def build_initial_reward_model(cache_dir: Path | None = None, *, quick: bool = F
     if _is_complete(target, quick):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
-        built = train_initial_reward_model(scratch / "model", quick=quick)
-        if _is_complete(target, quick):  # another process finished first
+    with _build_lock(target.with_name(f".{target.name}.lock")):
+        if _is_complete(target, quick):  # another process finished it while we waited
             return target
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(built, target)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        try:
+            built = train_initial_reward_model(scratch / "model", quick=quick)
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(built, target)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
     return target
+
+
+@contextmanager
+def _build_lock(path: Path):
+    """An exclusive file lock (POSIX), so concurrent first uses build the model once."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no lock, the atomic rename still holds
+        yield
+        return
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
