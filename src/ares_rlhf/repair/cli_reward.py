@@ -75,34 +75,25 @@ def _repair_config(args: argparse.Namespace, stored: dict[str, Any]):
 def _fmt(value: Any, percent: bool = False) -> str:
     if value is None:
         return "-"
-    return f"{100 * value:.1f}%" if percent else f"{value:+.3f}"
+    return f"{100 * value:.1f}%" if percent else f"{value:+.2f}"
 
 
 def metrics_table(before: dict[str, Any], after: dict[str, Any]):
-    """A rich table: accuracy and margins per evaluation set, before vs after."""
+    """A rich table: accuracy and margins per evaluation set, before -> after."""
     from rich.table import Table
 
-    table = Table(title="reward-model repair: before vs after")
-    for column in (
-        "set",
-        "pairs",
-        "acc before",
-        "acc after",
-        "margin before",
-        "margin after",
-    ):
-        table.add_column(
-            column, justify="left" if column == "set" else "right", no_wrap=column == "set"
-        )
+    table = Table(title="reward-model repair: before -> after")
+    table.add_column("set", no_wrap=True)
+    table.add_column("pairs", justify="right", no_wrap=True)
+    table.add_column("accuracy", justify="right", no_wrap=True)
+    table.add_column("mean margin", justify="right", no_wrap=True)
     for name, title in SET_TITLES.items():
         b, a = before.get(name, {}), after.get(name, {})
         table.add_row(
             title,
             str(a.get("n", 0)),
-            _fmt(b.get("accuracy"), True),
-            _fmt(a.get("accuracy"), True),
-            _fmt(b.get("margin_mean")),
-            _fmt(a.get("margin_mean")),
+            f"{_fmt(b.get('accuracy'), True)} -> {_fmt(a.get('accuracy'), True)}",
+            f"{_fmt(b.get('margin_mean'))} -> {_fmt(a.get('margin_mean'))}",
         )
     return table
 
