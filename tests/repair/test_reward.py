@@ -183,3 +183,14 @@ def test_cli_prints_table_and_reports_errors(
     assert code == 2
     assert "missing column rejected" in capsys.readouterr().err
     assert main(["repair-rm", str(tmp_path / "nothing")]) == 2
+
+
+def test_model_and_tokenizer_from_folder_backend_or_refusal(tiny_rm_dir: Path) -> None:
+    from ares_rlhf.repair.reward import model_and_tokenizer
+
+    model, tokenizer = model_and_tokenizer(tiny_rm_dir, device="cpu")
+    assert model.config.num_labels == 1 and tokenizer.pad_token_id is not None
+    backend = create_reward_model(f"hf:{tiny_rm_dir}", device="cpu")
+    assert model_and_tokenizer(backend)[0] is backend.model
+    with pytest.raises(BackendError, match="cannot be trained"):
+        model_and_tokenizer(object())

@@ -367,20 +367,28 @@ def check_trainable_spec(spec: str) -> None:
         )
 
 
+def model_and_tokenizer(source: Any, *, device: str | None = "auto") -> tuple[Any, Any]:
+    """(model, tokenizer) from an ``HFRewardModel`` (or any backend exposing both) or a folder/hub id."""
+    if isinstance(source, str | Path):
+        from ares_rlhf.backends.hf import HFRewardModel
+
+        source = HFRewardModel.from_pretrained(str(source), device=device)
+    model = getattr(source, "model", None)
+    tokenizer = getattr(source, "tokenizer", None)
+    if model is None or tokenizer is None or not hasattr(model, "save_pretrained"):
+        raise BackendError(
+            f"reward model {getattr(source, 'model_id', source)!r} cannot be trained: its backend "
+            "exposes no transformers model and tokenizer"
+        )
+    return model, tokenizer
+
+
 def load_trainable_reward_model(model_config: Any) -> tuple[Any, Any]:
     """(model, tokenizer) of the run's reward model, through its backend."""
     from ares_rlhf.backends import reward_model_from_config
 
     check_trainable_spec(model_config.spec)
-    backend = reward_model_from_config(model_config)
-    model = getattr(backend, "model", None)
-    tokenizer = getattr(backend, "tokenizer", None)
-    if model is None or tokenizer is None or not hasattr(model, "save_pretrained"):
-        raise BackendError(
-            f"reward model {model_config.spec!r} cannot be trained: its backend exposes no "
-            "transformers model and tokenizer"
-        )
-    return model, tokenizer
+    return model_and_tokenizer(reward_model_from_config(model_config))
 
 
 def repair_run(
