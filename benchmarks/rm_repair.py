@@ -31,7 +31,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--combinations", type=int, default=1200, help="catalog combinations scored")
+    parser.add_argument(
+        "--combinations", type=int, default=1200, help="catalog combinations scored"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache-dir", type=Path, default=None, help="ARES cache root")
     parser.add_argument("--epochs", type=float, default=2.0)
