@@ -60,6 +60,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--xstest-count", type=int, default=36)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-train-prompts", type=int, help="cap on policy-repair prompts")
+    parser.add_argument("--max-per-split", type=int, help="cap on verify combinations per split")
+    parser.add_argument(
+        "--reuse-run",
+        action="store_true",
+        help="continue an existing --run-dir whose discovery and RM repair are done",
+    )
     return parser.parse_args(argv)
 
 
@@ -77,7 +84,7 @@ def build_config(args: argparse.Namespace):
             "device": "cpu",
             "dtype": "float32",
             "chat_format": args.chat_format,
-            "options": dict(options) if args.policy.startswith("embedded:") else {},
+            "options": dict(options) if args.policy.startswith("embedded:") else {"batch_size": 16},
             "generation": {
                 "max_new_tokens": args.max_new_tokens,
                 "temperature": 0.0,
@@ -129,6 +136,7 @@ def benign_prompts(args: argparse.Namespace) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from ares_rlhf.config import parse_config
     from ares_rlhf.discovery.loop import run_discovery
     from ares_rlhf.embedded.backend import policy_folder, reward_model_folder
     from ares_rlhf.evaluation.verify import systems_from_run, verify_run
@@ -155,14 +163,31 @@ def main(argv: list[str] | None = None) -> int:
         if config.reward_model.spec.startswith("embedded:"):
             reward_model_folder(**config.reward_model.options)
 
-    timed("build_models", build_models)
-    store = RunStore.create(run_dir, config.model_dump(mode="json"))
+    reuse = args.reuse_run and (run_dir / "ares.db").exists()
+    if not reuse:
+        timed("build_models", build_models)
+    store = (
+        RunStore.open(run_dir)
+        if reuse
+        else RunStore.create(run_dir, config.model_dump(mode="json"))
+    )
     try:
-        summary = timed("discovery", lambda: run_discovery(config, store))
+        if reuse:
+            # the run's own settings, with this call's policy repair (and an hf: RM copy, if
+            # given, so a rebuilt embedded cache cannot swap the original RM under verify)
+            update = {"repair_policy": config.repair_policy}
+            if args.reward_model.startswith("hf:"):
+                update["reward_model"] = config.reward_model
+            config = parse_config(store.config(), source="reused run").model_copy(update=update)
+        else:
+            summary = timed("discovery", lambda: run_discovery(config, store))
+            print(f"discovery: {summary.counts}")
         counts = store.failure_counts()
-        print(f"discovery: {counts} ({summary})")
-        timed("repair_rm", lambda: repair_run(store))
-        repairer = PolicyRepairer(config.repair_policy, store=store)
+        if store.latest_artifact("rm_checkpoint") is None:
+            timed("repair_rm", lambda: repair_run(store))
+        repairer = PolicyRepairer(
+            config.repair_policy, store=store, max_prompts=args.max_train_prompts
+        )
         result = timed("repair_policy", repairer.run)
         print(f"policy repair: {result.counts}, train loss {result.train_loss}")
         before, after = systems_from_run(store, config)
@@ -175,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
                 judge=judge_from_config(config.judge),
                 config=config,
                 benign_prompts=benign_prompts(args),
+                max_per_split=args.max_per_split,
             ),
         )
     finally:

@@ -261,8 +261,11 @@ class PolicyRepairer:
         judge: HarmJudge | None = None,
         seed: int | None = None,
         output_dir: str | Path | None = None,
+        max_prompts: int | None = None,
     ) -> None:
         self.config = config
+        self.max_prompts = max_prompts
+        """Train on at most this many prompts of the (shuffled) mix: for quick runs."""
         self.store = store
         run_config = _run_config(store)
         self.run_config = run_config
@@ -282,12 +285,18 @@ class PolicyRepairer:
         return reward_model_from_config(self._reward_source)
 
     def prompts(self) -> RepairPrompts:
-        return collect_repair_prompts(
+        """The training prompts (the seeded mix, cut to ``max_prompts`` when set)."""
+        prompts = collect_repair_prompts(
             self.store,
             benign_ratio=self.config.benign_ratio,
             heldout_fraction=self.config.heldout_fraction,
             seed=self.seed,
         )
+        if self.max_prompts is not None and len(prompts.train) > self.max_prompts:
+            prompts.train = prompts.train[: self.max_prompts]
+            prompts.counts["adversarial"] = sum(p.kind == "adversarial" for p in prompts.train)
+            prompts.counts["benign"] = sum(p.kind == "benign" for p in prompts.train)
+        return prompts
 
     def train(self) -> Path:
         """Run the configured algorithm, save the policy and record it; returns the checkpoint."""
