@@ -194,7 +194,11 @@ def stage_repair_rm(ctx: DemoContext) -> None:
 
 def stage_repair_policy(ctx: DemoContext) -> None:
     policy = _import("ares_rlhf.repair.policy", "repair_policy")
-    result = policy.PolicyRepairer(ctx.config.repair_policy, store=ctx.store).run()
+    settings = ctx.config.repair_policy
+    # every prompt beyond steps x batch_size would be sampled (dpo-rm) but never trained on
+    result = policy.PolicyRepairer(
+        settings, store=ctx.store, max_prompts=settings.steps * settings.batch_size
+    ).run()
     ctx.say(f"repaired policy ({result.algorithm}, {result.steps} steps): {result.path}")
 
 
