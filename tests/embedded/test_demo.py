@@ -110,6 +110,24 @@ def test_a_missing_stage_is_reported_not_faked(tmp_path: Path, tiny_lm_dir, tiny
     assert summary["type_c_rate_after"] is None  # nothing measured, nothing invented
 
 
+def test_no_failures_found_skips_repair_and_verify_with_a_reason(
+    tmp_path: Path, tiny_lm_dir, tiny_rm_dir
+) -> None:
+    from ares_rlhf.embedded.cli import stage_repair_policy, stage_repair_rm, stage_verify
+
+    config = parse_config(tiny_config(tiny_lm_dir, tiny_rm_dir))
+    stages = {
+        "repair_rm": stage_repair_rm,
+        "repair_policy": stage_repair_policy,
+        "verify": stage_verify,
+    }
+    summary = run_demo(config, tmp_path / "run", stages=stages, say=lambda m: None)
+    assert set(summary["skipped_stages"]) == {"repair_rm", "repair_policy", "verify"}
+    assert "no failures of type B/C" in summary["skipped_stages"]["repair_rm"]
+    assert summary["missing_stages"] == []
+    assert summary["rm_checkpoint"] is None and summary["type_c_rate_after"] is None
+
+
 def test_a_failing_stage_still_writes_the_summary(tmp_path: Path, tiny_lm_dir, tiny_rm_dir) -> None:
     config = parse_config(tiny_config(tiny_lm_dir, tiny_rm_dir))
 

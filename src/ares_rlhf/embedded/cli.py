@@ -28,6 +28,7 @@ from ares_rlhf.records import Artifact
 from ares_rlhf.report.summary import (
     MISSING_STAGES_KEY,
     PEAK_RSS_KEY,
+    SKIPPED_STAGES_KEY,
     STAGE_SECONDS_KEY,
     collect_summary,
     print_summary,
@@ -75,6 +76,19 @@ def peak_rss_mb() -> float:
 
 class StageMissing(Exception):
     """A stage's module is not available in this installation."""
+
+
+class StageSkipped(Exception):
+    """A stage has nothing to work on (e.g. discovery found no failures to repair)."""
+
+
+def _require_failures(ctx: DemoContext, types: tuple[str, ...], what: str) -> None:
+    counts = ctx.store.failure_counts()
+    if not any(counts.get(t, 0) for t in types):
+        found = ", ".join(f"{t} {counts.get(t, 0)}" for t in ("A", "B", "C"))
+        raise StageSkipped(
+            f"discovery found no failures of type {'/'.join(types)} ({found}): nothing {what}"
+        )
 
 
 @dataclass
@@ -187,12 +201,14 @@ def stage_discovery(ctx: DemoContext) -> None:
 
 
 def stage_repair_rm(ctx: DemoContext) -> None:
+    _require_failures(ctx, ("B", "C"), "to repair the reward model on")
     reward = _import("ares_rlhf.repair.reward", "repair_rm")
     result = reward.repair_run(ctx.store, progress=lambda m: ctx.say(f"repair-rm: {m}"))
     ctx.say(f"repaired reward model: {result.checkpoint}")
 
 
 def stage_repair_policy(ctx: DemoContext) -> None:
+    _require_failures(ctx, ("A", "B", "C"), "to repair the policy on")
     policy = _import("ares_rlhf.repair.policy", "repair_policy")
     settings = ctx.config.repair_policy
     # every prompt beyond steps x batch_size would be sampled (dpo-rm) but never trained on
@@ -203,6 +219,7 @@ def stage_repair_policy(ctx: DemoContext) -> None:
 
 
 def stage_verify(ctx: DemoContext) -> None:
+    _require_failures(ctx, ("A", "B", "C"), "to verify")
     verify = _import("ares_rlhf.evaluation.verify", "verify")
     from ares_rlhf.judges import judge_from_config
 
@@ -261,6 +278,7 @@ def run_demo(
     )
     seconds: dict[str, float] = {}
     missing: list[str] = []
+    skipped: dict[str, str] = {}
     try:
         for index, (name, stage) in enumerate(stages.items(), start=1):
             say(f"[{index}/{len(stages)}] {name.replace('_', ' ')}")
@@ -270,11 +288,15 @@ def run_demo(
             except StageMissing as error:
                 missing.append(name)
                 say(f"[{name}] SKIPPED: {error}")
+            except StageSkipped as error:
+                skipped[name] = str(error)
+                say(f"[{name}] skipped: {error}")
             finally:
                 seconds[name] = round(time.perf_counter() - started, 2)
                 store.set_state(STAGE_SECONDS_KEY, seconds)
                 store.set_state(PEAK_RSS_KEY, round(peak_rss_mb(), 1))
                 store.set_state(MISSING_STAGES_KEY, missing)
+                store.set_state(SKIPPED_STAGES_KEY, skipped)
                 gc.collect()
     finally:
         summary = collect_summary(store)

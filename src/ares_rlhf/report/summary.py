@@ -19,6 +19,7 @@ SUMMARY_FILE = "summary.json"
 STAGE_SECONDS_KEY = "stage_seconds"
 PEAK_RSS_KEY = "peak_rss_mb"
 MISSING_STAGES_KEY = "missing_stages"
+SKIPPED_STAGES_KEY = "skipped_stages"
 FAILURE_TYPES = ("A", "B", "C")
 
 
@@ -73,6 +74,7 @@ def collect_summary(store: RunStore) -> dict[str, Any]:
     summary[STAGE_SECONDS_KEY] = store.get_state(STAGE_SECONDS_KEY, {})
     summary[PEAK_RSS_KEY] = store.get_state(PEAK_RSS_KEY)
     summary[MISSING_STAGES_KEY] = store.get_state(MISSING_STAGES_KEY, [])
+    summary[SKIPPED_STAGES_KEY] = store.get_state(SKIPPED_STAGES_KEY, {})
     return summary
 
 
@@ -159,6 +161,8 @@ def format_summary(summary: dict[str, Any]) -> str:
     missing = summary.get(MISSING_STAGES_KEY) or []
     if missing:
         lines.append("stages NOT run (module missing or failed): " + ", ".join(missing))
+    for stage, reason in (summary.get(SKIPPED_STAGES_KEY) or {}).items():
+        lines.append(f"stage {stage} skipped: {reason}")
     return "\n".join(lines)
 
 
