@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
             (run_dir / "config.yaml").write_text(config_to_yaml(config), encoding="utf-8")
         with store:
             print(f"run folder: {store.run_dir}", flush=True)
-            with _ProgressDisplay(config.budget.probes, enabled=not args.quiet) as display:
+            with DiscoveryProgressBar(config.budget.probes, enabled=not args.quiet) as display:
                 summary = run_discovery(
                     config, store, components=components, progress=display.update
                 )
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-class _ProgressDisplay:
+class DiscoveryProgressBar:
     """A rich progress bar: probes done / budget, A/B/C counts, unscored, probes/s."""
 
     def __init__(self, budget: int, enabled: bool = True) -> None:
@@ -102,7 +102,7 @@ class _ProgressDisplay:
         self._progress = None
         self._task = None
 
-    def __enter__(self) -> _ProgressDisplay:
+    def __enter__(self) -> DiscoveryProgressBar:
         if self.enabled:
             from rich.progress import (
                 BarColumn,

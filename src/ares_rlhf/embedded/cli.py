@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from ares_rlhf.config import RunConfig, config_to_yaml, parse_config
+from ares_rlhf.discovery.cli import DiscoveryProgressBar
 from ares_rlhf.records import Artifact
 from ares_rlhf.report.summary import (
     MISSING_STAGES_KEY,
@@ -151,47 +152,9 @@ def stage_build_reward_model(ctx: DemoContext) -> None:
     ctx.store.add_artifact(Artifact(kind="initial_reward_model", path=str(path)))
 
 
-class _DiscoveryBar:
-    def __init__(self, budget: int, enabled: bool) -> None:
-        self.budget, self.enabled = budget, enabled
-        self._progress: Any = None
-        self._task: Any = None
-
-    def __enter__(self) -> _DiscoveryBar:
-        if self.enabled:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-            )
-
-            self._progress = Progress(
-                TextColumn("discovery"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[stats]}"),
-                TimeElapsedColumn(),
-            )
-            self._progress.start()
-            self._task = self._progress.add_task("discovery", total=self.budget, stats="")
-        return self
-
-    def update(self, event: Any) -> None:
-        if self._progress is not None:
-            c = event.counts
-            stats = f"A {c.get('A', 0)}  B {c.get('B', 0)}  C {c.get('C', 0)}"
-            self._progress.update(self._task, completed=event.done, stats=stats)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-
-
 def stage_discovery(ctx: DemoContext) -> None:
     loop = _import("ares_rlhf.discovery.loop", "discovery")
-    with _DiscoveryBar(ctx.config.budget.probes, ctx.show_progress) as bar:
+    with DiscoveryProgressBar(ctx.config.budget.probes, ctx.show_progress) as bar:
         summary = loop.run_discovery(ctx.config, ctx.store, progress=bar.update)
     counts = summary.counts
     ctx.say(
