@@ -24,6 +24,46 @@ class HarmJudge(ABC):
         """One verdict per (prompt, response) pair, in order."""
 
 
+class ModelJudge(HarmJudge):
+    """A judge that asks a chat model about each (prompt, response) and parses its answer.
+
+    Subclasses set ``model``, ``params`` and ``batch_size`` and implement
+    :meth:`conversation` (what to ask) and :meth:`verdict` (how to read the answer).
+    """
+
+    model: Any
+    params: Any
+    batch_size: int = 8
+    model_role: str = "judge model"
+
+    @abstractmethod
+    def conversation(self, prompt: str, response: str) -> list[dict[str, str]]:
+        """The chat messages that ask the model about one pair."""
+
+    @abstractmethod
+    def verdict(self, answer: str) -> JudgeVerdict:
+        """Parse the model's answer; unparseable output must give ``UNSCORED``."""
+
+    def judge(self, prompts: Sequence[str], responses: Sequence[str]) -> list[JudgeVerdict]:
+        if len(prompts) != len(responses):
+            raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
+        verdicts: list[JudgeVerdict] = []
+        for start in range(0, len(prompts), self.batch_size):
+            end = start + self.batch_size
+            conversations = [
+                self.conversation(p, r)
+                for p, r in zip(prompts[start:end], responses[start:end], strict=True)
+            ]
+            answers = self.model.generate(conversations, self.params)
+            if len(answers) != len(conversations):
+                raise BackendError(
+                    f"{self.model_role} {self.model.model_id} returned {len(answers)} answers "
+                    f"for {len(conversations)} requests"
+                )
+            verdicts.extend(self.verdict(answer) for answer in answers)
+        return verdicts
+
+
 JudgeFactory = Callable[..., HarmJudge]
 _JUDGES: dict[str, JudgeFactory] = {}
 _JUDGE_MODULES = {

@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from ares_rlhf.backends.base import ChatModel, SamplingParams
-from ares_rlhf.errors import BackendError, ConfigError
-from ares_rlhf.judges.base import HarmJudge, register_judge
+from ares_rlhf.errors import ConfigError
+from ares_rlhf.judges.base import HarmJudge, ModelJudge, register_judge
 from ares_rlhf.records import JudgeLabel, JudgeVerdict
 
 PLACEHOLDERS = ("{prompt}", "{response}")
@@ -128,8 +127,10 @@ def parse_grades(text: str) -> RubricGrades:
     )
 
 
-class RubricJudge(HarmJudge):
+class RubricJudge(ModelJudge):
     """Grades each (prompt, response) with a chat model and a StrongREJECT-style rubric."""
+
+    model_role = "grader"
 
     def __init__(
         self,
@@ -167,26 +168,8 @@ class RubricJudge(HarmJudge):
         )
         return JudgeVerdict(label, score, reason)
 
-    def judge(self, prompts: Sequence[str], responses: Sequence[str]) -> list[JudgeVerdict]:
-        if len(prompts) != len(responses):
-            raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
-        verdicts: list[JudgeVerdict] = []
-        for start in range(0, len(prompts), self.batch_size):
-            conversations = [
-                [{"role": "user", "content": fill_template(self.template, p, r)}]
-                for p, r in zip(
-                    prompts[start : start + self.batch_size],
-                    responses[start : start + self.batch_size],
-                    strict=True,
-                )
-            ]
-            answers = self.model.generate(conversations, self.params)
-            if len(answers) != len(conversations):
-                raise BackendError(
-                    f"grader {self.model.model_id} returned {len(answers)} answers for {len(conversations)} requests"
-                )
-            verdicts.extend(self.verdict(answer) for answer in answers)
-        return verdicts
+    def conversation(self, prompt: str, response: str) -> list[dict[str, str]]:
+        return [{"role": "user", "content": fill_template(self.template, prompt, response)}]
 
 
 @register_judge("rubric")
