@@ -66,6 +66,13 @@ class RewardModel(ABC):
     ) -> list[float]:
         """One score per pair, in order."""
 
+    def check_pairs(self, conversations: Sequence[object], responses: Sequence[str]) -> None:
+        """Raise ``BackendError`` unless there is exactly one response per conversation."""
+        if len(conversations) != len(responses):
+            raise BackendError(
+                f"{self.model_id}: {len(conversations)} conversations but {len(responses)} responses"
+            )
+
     def close(self) -> None:
         """Release resources."""
 

@@ -718,10 +718,7 @@ class HFRewardModel(RewardModel):
         *,
         specs: Sequence[ComponentSpec] | None = None,
     ) -> list[float]:
-        if len(conversations) != len(responses):
-            raise BackendError(
-                f"{self.model_id}: {len(conversations)} conversations but {len(responses)} responses"
-            )
+        self.check_pairs(conversations, responses)
         if not responses:
             return []
         items = self.encode_many(conversations, responses)

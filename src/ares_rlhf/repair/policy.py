@@ -57,17 +57,21 @@ PLAIN_PROMPT = "Question: {question}\nAnswer:"
 
 
 # -- spec resolution ------------------------------------------------------------------------------
+def _repaired(store: RunStore, kind: str, original: Any) -> Any:
+    """``original`` (a model config) pointing at the latest ``kind`` checkpoint, if one exists."""
+    artifact = store.latest_artifact(kind)
+    if artifact is None or not artifact.path or not Path(artifact.path).exists():
+        return original
+    # backend-specific options of another scheme (e.g. embedded:) do not apply to hf:
+    options = original.options if split_spec(original.spec)[0] == "hf" else {}
+    return original.model_copy(
+        update={"spec": "hf:" + str(artifact.path), "options": dict(options)}
+    )
+
+
 def resolve_reward_spec(store: RunStore, config: RunConfig) -> ModelConfig:
     """The repaired RM (latest ``rm_checkpoint`` artifact) as a ``ModelConfig``, else the original."""
-    artifact = store.latest_artifact("rm_checkpoint")
-    if artifact is not None and artifact.path and Path(artifact.path).exists():
-        original = config.reward_model
-        # backend-specific options of another scheme (e.g. embedded:) do not apply to hf:
-        options = original.options if split_spec(original.spec)[0] == "hf" else {}
-        return original.model_copy(
-            update={"spec": "hf:" + str(artifact.path), "options": dict(options)}
-        )
-    return config.reward_model
+    return _repaired(store, "rm_checkpoint", config.reward_model)
 
 
 def resolve_policy_spec(store: RunStore, config: RunConfig) -> str:
@@ -77,14 +81,7 @@ def resolve_policy_spec(store: RunStore, config: RunConfig) -> str:
 
 def resolve_policy_config(store: RunStore, config: RunConfig) -> PolicyConfig:
     """``config.policy`` with its spec pointing at the repaired checkpoint when there is one."""
-    artifact = store.latest_artifact("policy_checkpoint")
-    if artifact is not None and artifact.path and Path(artifact.path).exists():
-        original = config.policy
-        options = original.options if split_spec(original.spec)[0] == "hf" else {}
-        return original.model_copy(
-            update={"spec": "hf:" + str(artifact.path), "options": dict(options)}
-        )
-    return config.policy
+    return _repaired(store, "policy_checkpoint", config.policy)
 
 
 # -- reward ---------------------------------------------------------------------------------------
