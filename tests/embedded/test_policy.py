@@ -25,7 +25,7 @@ PLACEHOLDER = re.compile(r"\[[^\]]+\]")
 def test_every_slot_is_filled_and_placeholders_are_well_formed() -> None:
     for example in build_examples():
         for text in (example.prompt, example.response):
-            assert "{" not in text and "}" not in text, text
+            assert not re.search(r"\{[a-z_]*\}", text), text  # no unfilled {slot}
             assert text.count("[") == text.count("]"), text
             for placeholder in PLACEHOLDER.findall(text):
                 assert placeholder == placeholder.upper(), placeholder
@@ -141,3 +141,51 @@ def test_embedded_backend_rejects_unknown_targets() -> None:
         create_chat_model("embedded:reward-model")
     with pytest.raises(BackendError, match="no such embedded reward model"):
         create_reward_model("embedded:gpt")
+
+
+def test_policy_template_closes_model_turns_with_eos_and_keeps_user_turns() -> None:
+    from jinja2 import Template
+
+    from ares_rlhf.embedded.policy import policy_chat_template
+
+    text = Template(policy_chat_template("<eos>")).render(
+        messages=[
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello"},
+            {"role": "user", "content": "Bye"},
+        ],
+        bos_token="<bos>",
+        add_generation_prompt=True,
+    )
+    assert text == (
+        "<bos><start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\nHello<eos>\n"
+        "<start_of_turn>user\nBye<end_of_turn>\n<start_of_turn>model\n"
+    )
+
+
+def _words(text: str) -> list[str]:
+    return re.sub(r"[^a-z0-9' ]", " ", re.sub(r"\{[^}]*\}", " ", text.lower())).split()
+
+
+def test_sft_data_shares_no_wording_with_the_component_catalog() -> None:
+    # blind spots must come from what the data covers, never from copying the red-team
+    # catalog's prompt wording (its safe-response redirects may overlap with refusals)
+    from ares_rlhf.taxonomy import load_catalog
+
+    ngram = 5
+    corpus = (
+        " "
+        + " ".join(" ".join(_words(f"{e.prompt} . {e.response}")) for e in build_examples())
+        + " "
+    )
+    shared = set()
+    for components in load_catalog().components.values():
+        for component in components.values():
+            for name in set(component.fragments) & {"subjects", "intros", "frames", "asks"}:
+                for fragment in component.fragments[name]:
+                    words = _words(fragment)
+                    for start in range(len(words) - ngram + 1):
+                        phrase = " ".join(words[start : start + ngram])
+                        if f" {phrase} " in corpus:
+                            shared.add(phrase)
+    assert not shared, sorted(shared)

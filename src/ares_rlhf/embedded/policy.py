@@ -14,7 +14,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ares_rlhf.backends.gguf_pkg import build_cached, cache_root, ensure_gemma_checkpoint
+from ares_rlhf.backends.gguf_pkg import (
+    GEMMA_TURN_TEMPLATE,
+    build_cached,
+    cache_root,
+    ensure_gemma_checkpoint,
+)
 
 
 @dataclass(frozen=True)
@@ -28,7 +33,12 @@ class PolicyRecipe:
     lora_alpha: int = 16
     max_length: int = 96
     seed: int = 0
-    version: int = 2
+    turn_end: str = "<eos>"
+    """The token that closes the model's turn in the policy's chat template. The base model
+    already emits ``<eos>`` at the end of documents; LoRA on the linear layers cannot teach it
+    to emit the (tied, rarely trained) ``<end_of_turn>``, so such answers ran on and ended in
+    look-alike rare tokens."""
+    version: int = 3
     """Bump when the data or the recipe changes, so old caches are not reused."""
 
     @property
@@ -38,6 +48,18 @@ class PolicyRecipe:
 
 FULL_RECIPE = PolicyRecipe()
 QUICK_RECIPE = PolicyRecipe(steps=12)
+
+
+def policy_chat_template(turn_end: str) -> str:
+    """Gemma's turn format with the model's turns closed by ``turn_end`` (user turns unchanged)."""
+    closing = "message['content'] | trim + '<end_of_turn>\n'"
+    if closing not in GEMMA_TURN_TEMPLATE:
+        raise AssertionError("the Gemma turn template changed; update policy_chat_template")
+    return GEMMA_TURN_TEMPLATE.replace(
+        closing,
+        f"message['content'] | trim + ('{turn_end}' if role == 'model' else '<end_of_turn>') + '\n'",
+    )
+
 
 Trainer = Callable[[Path, Path, PolicyRecipe], dict[str, Any]]
 """``train(base_dir, out_dir, recipe) -> info``: writes a loadable checkpoint into ``out_dir``."""
@@ -63,6 +85,7 @@ def train_lora_sft(base_dir: Path, out_dir: Path, recipe: PolicyRecipe) -> dict[
 
     torch.manual_seed(recipe.seed)
     tokenizer = AutoTokenizer.from_pretrained(str(base_dir))
+    tokenizer.chat_template = policy_chat_template(recipe.turn_end)
     model = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=torch.float32)
     with tempfile.TemporaryDirectory(prefix="ares-sft-") as scratch:
         args = SFTConfig(
