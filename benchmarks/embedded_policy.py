@@ -17,6 +17,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def main() -> None:
+    from ares_rlhf.runtime import tune_allocator
+
+    tune_allocator()  # glibc: keep large blocks on the heap (see ares_rlhf.runtime)
     from ares_rlhf.backends.gguf_pkg import ensure_gemma_checkpoint
     from ares_rlhf.embedded.policy import alignment_check, build_initial_policy
 

@@ -136,6 +136,9 @@ def benign_prompts(args: argparse.Namespace) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from ares_rlhf.runtime import tune_allocator
+
+    tune_allocator()  # glibc: keep large blocks on the heap (see ares_rlhf.runtime)
     from ares_rlhf.config import parse_config
     from ares_rlhf.discovery.loop import run_discovery
     from ares_rlhf.embedded.backend import policy_folder, reward_model_folder

@@ -30,6 +30,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def main() -> int:
+    from ares_rlhf.runtime import tune_allocator
+
+    tune_allocator()  # glibc: keep large blocks on the heap (see ares_rlhf.runtime)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--combinations", type=int, default=1200, help="catalog combinations scored"

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from ares_rlhf import __version__
 from ares_rlhf.errors import AresUserError
+from ares_rlhf.runtime import tune_allocator
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -71,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if name not in COMMANDS:
         top.error(f"unknown command {name!r}; choose from {', '.join(COMMANDS)}")
     module_name, help_text = COMMANDS[name]
+    tune_allocator()
     module = importlib.import_module(module_name)
     parser = argparse.ArgumentParser(prog=f"ares {name}", description=help_text)
     module.add_arguments(parser)
