@@ -38,12 +38,19 @@ class PolicyRecipe:
     already emits ``<eos>`` at the end of documents; LoRA on the linear layers cannot teach it
     to emit the (tied, rarely trained) ``<end_of_turn>``, so such answers ran on and ended in
     look-alike rare tokens."""
-    version: int = 3
+    dtype: str = "bfloat16"
+    """The weights' dtype for training and in the saved checkpoint. This CPU (avx512_bf16) runs
+    a bf16 Gemma 270M LoRA step in 4.9 s vs 6.6 s in fp32, and generates ~2.8x faster; GPU users
+    train in bf16 anyway. The LoRA weights themselves stay fp32 (PEFT's default)."""
+    version: int = 4
     """Bump when the data or the recipe changes, so old caches are not reused."""
 
     @property
     def key(self) -> str:
-        return f"policy-v{self.version}-s{self.steps}-b{self.batch_size}-r{self.lora_r}-seed{self.seed}"
+        return (
+            f"policy-v{self.version}-s{self.steps}-b{self.batch_size}-r{self.lora_r}"
+            f"-{self.dtype}-seed{self.seed}"
+        )
 
 
 FULL_RECIPE = PolicyRecipe()
@@ -86,7 +93,7 @@ def train_lora_sft(base_dir: Path, out_dir: Path, recipe: PolicyRecipe) -> dict[
     torch.manual_seed(recipe.seed)
     tokenizer = AutoTokenizer.from_pretrained(str(base_dir))
     tokenizer.chat_template = policy_chat_template(recipe.turn_end)
-    model = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(str(base_dir), dtype=getattr(torch, recipe.dtype))
     with tempfile.TemporaryDirectory(prefix="ares-sft-") as scratch:
         args = SFTConfig(
             output_dir=scratch,
