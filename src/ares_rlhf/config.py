@@ -139,6 +139,12 @@ class RewardRepairConfig(_Strict):
     heldout_fraction: float = Field(
         0.25, gt=0.0, lt=1.0, description="fraction of combinations held out"
     )
+    variants: int = Field(
+        0,
+        ge=0,
+        description="extra Mentor wordings (safe vs malicious pairs) per B/C combination, "
+        "on both sides of the held-out split",
+    )
 
 
 class PolicyRepairConfig(_Strict):
@@ -165,6 +171,17 @@ class PolicyRepairConfig(_Strict):
     )
 
 
+class VerifyConfig(_Strict):
+    """Verification: re-probe the original and the repaired system on the same prompts."""
+
+    variants: int = Field(
+        0, ge=0, description="fresh Mentor wordings per combination, besides the stored prompt"
+    )
+    max_per_split: int | None = Field(
+        None, ge=1, description="at most this many combinations per split (train / held-out)"
+    )
+
+
 class RunConfig(_Strict):
     """One ARES run: the system under test, the attack, the budget and the repair."""
 
@@ -184,6 +201,7 @@ class RunConfig(_Strict):
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     repair_rm: RewardRepairConfig = Field(default_factory=RewardRepairConfig)
     repair_policy: PolicyRepairConfig = Field(default_factory=PolicyRepairConfig)
+    verify: VerifyConfig = Field(default_factory=VerifyConfig)
 
     @field_validator("catalog", mode="before")
     @classmethod

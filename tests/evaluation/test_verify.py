@@ -122,6 +122,44 @@ def test_verify_pairs_prompts_and_measures_before_after(tmp_path):
         assert "heldout" in metrics.table()
 
 
+def test_verify_variants_add_new_wordings_of_each_combination(tmp_path):
+    with make_run(tmp_path / "run") as store:
+        system = System(
+            "s",
+            lambda: ScriptedChatModel("p", respond=complies),
+            lambda: ScriptedRewardModel("r", score_fn=rm_prefers_compliance),
+        )
+        metrics = verify_run(store, before=system, after=system, judge=RefusalJudge(), variants=2)
+        probes = store.probes(PHASE_BEFORE)
+        failing = [p for p in store.probes("discovery") if p.failure_type.is_failure]
+        stored_prompts = {p.messages[-1]["content"] for p in failing}
+        by_spec: dict[ComponentSpec, list[str]] = {}
+        for probe in probes:
+            by_spec.setdefault(probe.spec, []).append(probe.messages[-1]["content"])
+        assert set(by_spec) == {p.spec for p in failing}
+        for prompts in by_spec.values():
+            assert len(prompts) == len(set(prompts)) and 2 <= len(prompts) <= 3
+            assert sum(prompt in stored_prompts for prompt in prompts) == 1
+        assert metrics.splits["heldout"]["before"]["n"] > len(
+            store.get_state(SPLIT_STATE_KEY)["heldout"]
+        )
+        # every extra wording is a verification prompt, never one discovery or repair saw
+        assert {p.messages[-1]["content"] for p in probes} - stored_prompts
+
+
+def test_verify_variants_default_to_the_run_config(tmp_path):
+    with make_run(tmp_path / "run") as store:
+        config = RunConfig.model_validate({**store.config(), "verify": {"variants": 1}})
+        system = System(
+            "s",
+            lambda: ScriptedChatModel("p", respond=complies),
+            lambda: ScriptedRewardModel("r", score_fn=rm_prefers_compliance),
+        )
+        verify_run(store, before=system, after=system, judge=RefusalJudge(), config=config)
+        failing = [p for p in store.probes("discovery") if p.failure_type.is_failure]
+        assert len(store.probes(PHASE_BEFORE)) > len(failing)
+
+
 def test_benign_refusal_rises_when_the_repaired_policy_refuses_everything(tmp_path):
     with make_run(tmp_path / "run") as store:
         original = System(

@@ -90,6 +90,39 @@ def test_build_pairs_mixes_anchors_and_holds_out_whole_combinations() -> None:
     assert len(data.train) == len(data.adversarial_train) + len(data.benign_train)
 
 
+def test_mentor_variants_join_their_combinations_side_of_the_split() -> None:
+    from ares_rlhf.mentor import TemplateMentor
+    from ares_rlhf.repair.reward import compose_variants
+    from ares_rlhf.taxonomy import load_catalog
+
+    probes = bc_probes()
+    outputs = compose_variants(TemplateMentor(load_catalog(), seed=0), probes, 2)
+    failing = {p.spec for p in probes if p.failure_type is not FailureType.NONE}
+    assert {o.spec for o in outputs} == failing  # the unfailed combination gets no wordings
+    assert len(outputs) == 2 * len(failing)
+    assert not {o.prompt for o in outputs} & {p.messages[-1]["content"] for p in probes}
+
+    plain = RewardRepairer(FAST, seed=3).build_pairs(probes)
+    data = RewardRepairer(FAST, seed=3).build_pairs(probes, variant_outputs=outputs)
+    held = {p.group for p in data.adversarial_heldout}
+    assert held == {p.group for p in plain.adversarial_heldout}
+    assert len(data.adversarial_heldout) > len(plain.adversarial_heldout)
+    assert len(data.adversarial_train) > len(plain.adversarial_train)
+    for output in outputs:
+        side = data.adversarial_heldout if output.spec.label() in held else data.adversarial_train
+        assert any(p.chosen == output.safe and p.rejected == output.malicious for p in side)
+
+
+def test_repair_run_composes_configured_variants(tmp_path: Path, tiny_rm_dir: Path) -> None:
+    store = make_store(tmp_path / "run", f"hf:{tiny_rm_dir}", bc_probes(), variants=1, epochs=1)
+    plain = RewardRepairer(FAST, seed=0).build_pairs(bc_probes())
+    result = repair_run(store, seed=0)
+    assert result.counts["adversarial_train"] + result.counts["adversarial_heldout"] > len(
+        plain.adversarial_train
+    ) + len(plain.adversarial_heldout)
+    store.close()
+
+
 def test_repair_run_trains_saves_and_records(tmp_path: Path, tiny_rm_dir: Path) -> None:
     store = make_store(tmp_path / "run", f"hf:{tiny_rm_dir}", bc_probes())
     result = repair_run(store, seed=0)

@@ -37,9 +37,6 @@ from ares_rlhf.report.summary import (
 )
 from ares_rlhf.store.sqlite import RunStore
 
-VERIFY_MAX_PER_SPLIT = {"full": 24, "quick": 6}
-"""Combinations verified per split (failures / held-out) by the demo: bounds its wall time."""
-
 STAGES = (
     "build_policy",
     "build_reward_model",
@@ -100,8 +97,6 @@ class DemoContext:
     store: RunStore
     say: Callable[[str], None] = print
     show_progress: bool = True
-    verify_max_per_split: int | None = None
-    """Cap on combinations verified per split (failures / held-out), to bound the demo's time."""
     results: dict[str, Any] = field(default_factory=dict)
 
 
@@ -193,7 +188,6 @@ def stage_verify(ctx: DemoContext) -> None:
         after=after,
         judge=judge_from_config(ctx.config.judge),
         config=ctx.config,
-        max_per_split=ctx.verify_max_per_split,
     )
     ctx.say(metrics.table())
 
@@ -220,7 +214,6 @@ def run_demo(
     stages: dict[str, Stage] | None = None,
     say: Callable[[str], None] = print,
     show_progress: bool = True,
-    verify_max_per_split: int | None = None,
 ) -> dict[str, Any]:
     """Run every stage in order in a new run folder; returns the summary (also in summary.json).
 
@@ -237,7 +230,6 @@ def run_demo(
         store,
         say=say,
         show_progress=show_progress,
-        verify_max_per_split=verify_max_per_split,
     )
     seconds: dict[str, float] = {}
     missing: list[str] = []
@@ -298,7 +290,6 @@ def run(args: argparse.Namespace) -> int:
         run_dir,
         say=lambda m: print(m, flush=True),
         show_progress=not args.no_progress,
-        verify_max_per_split=VERIFY_MAX_PER_SPLIT["quick" if args.quick else "full"],
     )
     print()
     print_summary(summary)

@@ -17,6 +17,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-per-split", type=int, help="at most this many combinations per split"
     )
     parser.add_argument(
+        "--variants",
+        type=int,
+        help="extra Mentor wordings per combination (default: the run config's verify.variants)",
+    )
+    parser.add_argument(
         "--judge", help="judge spec overriding the run's (refusal, rubric:MODEL, classifier:MODEL)"
     )
     parser.add_argument(
@@ -58,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         judge=judge,
         fresh_prompts=args.fresh_prompts,
         max_per_split=args.max_per_split,
+        variants=args.variants,
         benchmark_fn=benchmark_fn,
     )
     if args.json:

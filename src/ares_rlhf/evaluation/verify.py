@@ -44,6 +44,9 @@ from ares_rlhf.repair.prompts import (
 )
 from ares_rlhf.store.sqlite import RunStore
 
+VERIFY_VARIANT_BASE = 1 << 40
+"""Mentor variant numbers of verification wordings: far from discovery's per-slot variants
+and from RM repair's (``repair.reward.RM_VARIANT_BASE``), so none was trained on."""
 PHASE_BEFORE = "verify-before"
 PHASE_AFTER = "verify-after"
 SPLITS = ("failures", "heldout")
@@ -233,11 +236,15 @@ def verification_outputs(
     mentor: Any = None,
     variant: int = 1,
     max_per_split: int | None = None,
+    variants: int = 0,
 ) -> tuple[list[MentorOutput], list[str]]:
     """The Mentor outputs to verify on and each one's split, composed once for both systems.
 
     Without a ``mentor`` the stored discovery outputs are reused (the exact prompts that
     failed); with one, every combination is composed afresh (``variant``: a new wording).
+    ``variants`` adds that many further wordings per combination (from ``mentor``, else the
+    run's Mentor), so each combination is measured on more than one prompt; a wording that
+    repeats one already chosen is dropped.
     """
     train_specs, heldout_specs = load_or_create_split(
         store, config.repair_policy.heldout_fraction, config.seed
@@ -252,6 +259,21 @@ def verification_outputs(
     else:
         composed = mentor.compose([s for s, _ in chosen], [variant] * len(chosen))
         pairs = [(o, split) for o, (_, split) in zip(composed, chosen, strict=True) if o]
+    if variants > 0 and chosen:
+        if mentor is None:
+            from ares_rlhf.mentor import mentor_from_config
+            from ares_rlhf.taxonomy import load_catalog
+
+            mentor = mentor_from_config(config.mentor, load_catalog(config.catalog), config.seed)
+        requests = [
+            (s, split, VERIFY_VARIANT_BASE + k) for s, split in chosen for k in range(variants)
+        ]
+        composed = mentor.compose([s for s, _, _ in requests], [v for _, _, v in requests])
+        seen = {o.prompt for o, _ in pairs}
+        for output, (_, split, _) in zip(composed, requests, strict=True):
+            if output is not None and output.prompt not in seen:
+                seen.add(output.prompt)
+                pairs.append((output, split))
     if not pairs:
         raise DataError(f"{store.run_dir}: no failing combinations to verify on")
     return [o for o, _ in pairs], [split for _, split in pairs]
@@ -266,15 +288,23 @@ def verify_run(
     config: RunConfig | None = None,
     mentor: Any = None,
     max_per_split: int | None = None,
+    variants: int | None = None,
     benign_prompts: Sequence[str] | None = None,
     benchmark_fn: Callable[[ChatModel], dict[str, Any]] | None = None,
     write: bool = True,
 ) -> VerifyMetrics:
-    """Re-probe ``before`` and ``after`` on the same prompts; store probes and metrics."""
+    """Re-probe ``before`` and ``after`` on the same prompts; store probes and metrics.
+
+    ``max_per_split`` and ``variants`` default to the run config's ``verify`` section.
+    """
     started = time.perf_counter()
     config = config or parse_config(store.config(), source=f"{store.run_dir} (stored config)")
     outputs, splits = verification_outputs(
-        store, config, mentor=mentor, max_per_split=max_per_split
+        store,
+        config,
+        mentor=mentor,
+        max_per_split=config.verify.max_per_split if max_per_split is None else max_per_split,
+        variants=config.verify.variants if variants is None else variants,
     )
     benign = list(benign_prompts or [b.prompt for b in benign_examples("eval")])
     verify_id = uuid.uuid4().hex[:12]
@@ -365,6 +395,7 @@ def verify_run_dir(
     judge: HarmJudge | None = None,
     fresh_prompts: bool = False,
     max_per_split: int | None = None,
+    variants: int | None = None,
     benchmark_fn: Callable[[ChatModel], dict[str, Any]] | None = None,
 ) -> VerifyMetrics:
     """``ares verify``: the run's original vs repaired system, with the run's judge and Mentor."""
@@ -387,5 +418,6 @@ def verify_run_dir(
             config=config,
             mentor=mentor,
             max_per_split=max_per_split,
+            variants=variants,
             benchmark_fn=benchmark_fn,
         )

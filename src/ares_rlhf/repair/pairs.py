@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ares_rlhf.judges.refusal import is_refusal
-from ares_rlhf.records import ComponentSpec, FailureType, Message, Probe
+from ares_rlhf.records import ComponentSpec, FailureType, MentorOutput, Message, Probe
 
 REPAIR_FAILURES = (FailureType.RM_ONLY, FailureType.SYSTEMIC)
 
@@ -99,6 +99,35 @@ def adversarial_pairs(probes: Iterable[Probe]) -> list[PreferencePair]:
                 if pair not in seen:
                     seen.add(pair)
                     pairs.append(pair)
+    return pairs
+
+
+def mentor_pairs(
+    outputs: Iterable[MentorOutput], known: Iterable[PreferencePair] = ()
+) -> list[PreferencePair]:
+    """Safe-over-malicious pairs from extra Mentor outputs (new wordings of failing combinations).
+
+    Outputs without both responses, and pairs already in ``known`` or repeated, are dropped.
+    """
+    seen = set(known)
+    pairs: list[PreferencePair] = []
+    for output in outputs:
+        if (
+            not (output.safe.strip() and output.malicious.strip())
+            or output.safe == output.malicious
+        ):
+            continue
+        pair = PreferencePair(
+            freeze_messages(output.messages),
+            output.safe,
+            output.malicious,
+            "adversarial",
+            output.spec,
+            output.spec.label(),
+        )
+        if pair not in seen:
+            seen.add(pair)
+            pairs.append(pair)
     return pairs
 
 

@@ -26,9 +26,15 @@ from typing import Any
 
 from ares_rlhf.config import RewardRepairConfig
 from ares_rlhf.errors import BackendError, DataError
-from ares_rlhf.records import Artifact, FailureType, Probe
+from ares_rlhf.records import Artifact, FailureType, MentorOutput, Probe
 from ares_rlhf.repair.anchors import builtin_benign_split, load_anchor_dataset
-from ares_rlhf.repair.pairs import PreferencePair, adversarial_pairs, split_by_group
+from ares_rlhf.repair.pairs import (
+    REPAIR_FAILURES,
+    PreferencePair,
+    adversarial_pairs,
+    mentor_pairs,
+    split_by_group,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -149,13 +155,19 @@ class RewardRepairer:
         self,
         probes: Sequence[Probe],
         anchor_pairs: Sequence[PreferencePair] | None = None,
+        variant_outputs: Sequence[MentorOutput] = (),
     ) -> RepairData:
         """Adversarial pairs from B/C probes, split by combination, mixed with anchors.
 
-        ``anchor_pairs`` overrides ``config.anchor_dataset`` (already loaded pairs). Raises
-        ``DataError`` when the probes hold no B or C failure, or the anchor dataset is unusable.
+        ``variant_outputs`` (new Mentor wordings of the B/C combinations, see
+        :func:`compose_variants`) add safe-over-malicious pairs to their combination's side of
+        the split. ``anchor_pairs`` overrides ``config.anchor_dataset`` (already loaded pairs).
+        Raises ``DataError`` when the probes hold no B or C failure, or the anchor dataset is
+        unusable.
         """
         pairs = adversarial_pairs(probes)
+        if pairs:
+            pairs += mentor_pairs(variant_outputs, known=pairs)
         if not pairs:
             counts: dict[str, int] = {}
             for probe in probes:
@@ -391,6 +403,24 @@ def load_trainable_reward_model(model_config: Any) -> tuple[Any, Any]:
     return model_and_tokenizer(reward_model_from_config(model_config))
 
 
+RM_VARIANT_BASE = 1 << 41
+"""Mentor variant numbers of RM-repair wordings: far from discovery's per-slot variants."""
+
+
+def compose_variants(
+    mentor: Any, probes: Sequence[Probe], variants: int, base: int = RM_VARIANT_BASE
+) -> list[MentorOutput]:
+    """``variants`` new Mentor wordings of each combination that failed as B or C in discovery."""
+    specs = sorted(
+        {p.spec for p in probes if p.phase == "discovery" and p.failure_type in REPAIR_FAILURES}
+    )
+    if not specs or variants <= 0:
+        return []
+    requests = [(spec, base + k) for spec in specs for k in range(variants)]
+    outputs = mentor.compose([s for s, _ in requests], [v for _, v in requests])
+    return [o for o in outputs if o is not None]
+
+
 def repair_run(
     store: Any,
     config: RewardRepairConfig | None = None,
@@ -416,7 +446,16 @@ def repair_run(
         model_config = model_config.model_copy(update={"device": device})
     check_trainable_spec(model_config.spec)
     repairer = RewardRepairer(config, seed=seed, device=device)
-    data = repairer.build_pairs(store.probes("discovery"))
+    probes = store.probes("discovery")
+    extra: list[MentorOutput] = []
+    if config.variants:
+        from ares_rlhf.mentor import mentor_from_config
+        from ares_rlhf.taxonomy import load_catalog
+
+        mentor = mentor_from_config(run_config.mentor, load_catalog(run_config.catalog), seed)
+        say(f"composing {config.variants} new wording(s) per B/C combination")
+        extra = compose_variants(mentor, probes, config.variants)
+    data = repairer.build_pairs(probes, variant_outputs=extra)
     counts = data.counts()
     say(
         f"pairs: {counts['adversarial_train']} adversarial train, {counts['adversarial_heldout']} held out "
