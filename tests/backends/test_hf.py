@@ -163,6 +163,33 @@ def test_chat_adapter_folder_loads(tiny_lm_dir: Path, tmp_path: Path) -> None:
     assert torch.allclose(got, expected, atol=1e-4)
     assert not torch.allclose(got, plain_base, atol=1e-4)
 
+    # a merged adapter leaves frozen weights; the LM head must still get contiguous inputs
+    assert not loaded.model.get_output_embeddings().weight.requires_grad
+    seen: list[bool] = []
+    loaded.model.get_output_embeddings().register_forward_pre_hook(
+        lambda module, args: seen.append(args[0].is_contiguous())
+    )
+    loaded.generate([[{"role": "user", "content": "Hi"}]] * 2, SamplingParams(max_new_tokens=3))
+    assert seen and all(seen)
+
+
+def test_lm_head_inputs_are_made_contiguous(tiny_lm_dir: Path) -> None:
+    from transformers import AutoModelForCausalLM
+
+    from ares_rlhf.backends.hf import keep_lm_head_input_contiguous
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_lm_dir)
+    assert keep_lm_head_input_contiguous(model) is True
+    assert keep_lm_head_input_contiguous(model) is False  # hooked once
+    head = model.get_output_embeddings()
+    hidden = torch.randn(2, 5, head.in_features)[:, -1:, :]
+    assert not hidden.is_contiguous()
+    seen: list[bool] = []
+    head.register_forward_pre_hook(lambda module, args: seen.append(args[0].is_contiguous()))
+    out = head(hidden)
+    assert seen == [True]
+    assert torch.allclose(out, torch.nn.functional.linear(hidden, head.weight))
+
 
 # ------------------------------------------------------------------------------ reward model
 

@@ -93,6 +93,32 @@ def _load_error(target: str, exc: Exception) -> BackendError:
     return BackendError(f"hf backend: cannot load {target!r}{hint}: {first_line}")
 
 
+def _contiguous_inputs(module: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    first = args[0] if args else None
+    if first is not None and hasattr(first, "is_contiguous") and not first.is_contiguous():
+        return (first.contiguous(), *args[1:])
+    return args
+
+
+def keep_lm_head_input_contiguous(model: Any) -> bool:
+    """Make the LM head's input contiguous before it is projected; ``True`` when hooked.
+
+    During generation the head gets a strided slice of the hidden states (the last position).
+    When the head's weight does not require grad (an adapter merged into a frozen base), torch's
+    ``matmul`` then does not fold the batch into one ``mm`` but expands the weight per sequence
+    and copies it (16 x 262k x 640 values for Gemma at batch 16): measured on 2 CPU cores,
+    a repaired (merged) Gemma 270M generated 4x slower than the same model with grad flags on.
+    Copying the small slice instead keeps every policy on the fast path.
+    """
+    get_head = getattr(model, "get_output_embeddings", None)
+    head = get_head() if callable(get_head) else None
+    if head is None or getattr(head, "_ares_contiguous_input", False):
+        return False
+    head.register_forward_pre_hook(_contiguous_inputs)
+    head._ares_contiguous_input = True
+    return True
+
+
 def load_pretrained(
     target: str,
     auto_class_name: str,
@@ -159,6 +185,7 @@ def load_pretrained(
                 logger.warning("keeping adapter unmerged (%s)", exc)
     if device_map is None:
         model = model.to(resolved_device)
+    keep_lm_head_input_contiguous(model)
     model.eval()
     return model, tokenizer
 
