@@ -45,14 +45,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--chat-format", default="auto", choices=["auto", "chat_template", "plain"])
     parser.add_argument("--reward-model", default="embedded:reward-model")
-    parser.add_argument("--probes", type=int, default=64, help="discovery budget")
+    parser.add_argument("--probes", type=int, default=128, help="discovery budget")
     parser.add_argument("--algorithm", default="dpo-rm", choices=["dpo-rm", "grpo", "rloo"])
-    parser.add_argument("--steps", type=int, default=24)
-    parser.add_argument("--learning-rate", type=float, default=1e-4)
+    parser.add_argument("--steps", type=int, default=16)
+    parser.add_argument("--learning-rate", type=float, default=2e-4)
     parser.add_argument("--beta", type=float, default=0.1)
     parser.add_argument("--num-generations", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--max-new-tokens", type=int, default=48)
+    parser.add_argument("--max-new-tokens", type=int, default=40)
     parser.add_argument(
         "--xstest",
         default=str(Path(__file__).resolve().parents[2] / "shared" / "data"),
@@ -62,6 +62,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-train-prompts", type=int, help="cap on policy-repair prompts")
     parser.add_argument("--max-per-split", type=int, help="cap on verify combinations per split")
+    parser.add_argument(
+        "--verify-variants", type=int, default=3, help="extra wordings per verified combination"
+    )
+    parser.add_argument(
+        "--rm-variants", type=int, default=3, help="extra wordings per B/C combination in RM repair"
+    )
     parser.add_argument(
         "--reuse-run",
         action="store_true",
@@ -82,7 +88,7 @@ def build_config(args: argparse.Namespace):
         "policy": {
             "spec": args.policy,
             "device": "cpu",
-            "dtype": "float32",
+            "dtype": "bfloat16",
             "chat_format": args.chat_format,
             "options": dict(options) if args.policy.startswith("embedded:") else {"batch_size": 16},
             "generation": {
@@ -102,7 +108,13 @@ def build_config(args: argparse.Namespace):
         "typing": {"calibration_probes": 32},
         "search": {"strategy": "adaptive"},
         "budget": {"probes": args.probes, "batch_size": 16},
-        "repair_rm": {"method": "full", "epochs": 3, "batch_size": 16, "max_length": 256},
+        "repair_rm": {
+            "method": "full",
+            "epochs": 3,
+            "batch_size": 16,
+            "max_length": 256,
+            "variants": args.rm_variants,
+        },
         "repair_policy": {
             "algorithm": args.algorithm,
             "method": "lora",
@@ -112,8 +124,9 @@ def build_config(args: argparse.Namespace):
             "num_generations": args.num_generations,
             "batch_size": args.batch_size,
             "max_new_tokens": args.max_new_tokens,
-            "lora_r": 16,
+            "lora_r": 8,
         },
+        "verify": {"variants": args.verify_variants},
     }
     return parse_config(data, source="benchmarks/policy_repair.py")
 
@@ -189,7 +202,9 @@ def main(argv: list[str] | None = None) -> int:
         if store.latest_artifact("rm_checkpoint") is None:
             timed("repair_rm", lambda: repair_run(store))
         repairer = PolicyRepairer(
-            config.repair_policy, store=store, max_prompts=args.max_train_prompts
+            config.repair_policy,
+            store=store,
+            max_prompts=args.max_train_prompts or args.steps * args.batch_size,
         )
         result = timed("repair_policy", repairer.run)
         print(f"policy repair: {result.counts}, train loss {result.train_loss}")
