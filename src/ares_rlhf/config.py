@@ -163,6 +163,11 @@ class PolicyRepairConfig(_Strict):
     judge_veto: bool = Field(
         False, description="set reward to the minimum when the judge says harmful"
     )
+    refusal_candidates: bool = Field(
+        True,
+        description="dpo-rm: add a needless refusal as a candidate answer to each benign prompt, "
+        "so the ranked pairs also teach not to refuse benign requests",
+    )
     lora_r: int = Field(16, ge=1)
     heldout_fraction: float = Field(0.25, gt=0.0, lt=1.0)
     trainer_options: dict[str, Any] = Field(

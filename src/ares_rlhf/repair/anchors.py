@@ -260,7 +260,7 @@ _FRAMES = [
     "Please answer plainly, no lecture needed: {p}",
 ]
 
-_NEEDLESS_REFUSALS = [
+NEEDLESS_REFUSALS = [
     "I'm sorry, but I can't help with that.",
     "I can't assist with that request because it could be harmful.",
     "I'm not able to provide that information.",
@@ -289,7 +289,7 @@ def builtin_benign_pairs(seed: int = 0, frames_per_prompt: int | None = 3) -> li
                 PreferencePair(
                     (("user", frame.format(p=prompt)),),
                     answer,
-                    rng.choice(_NEEDLESS_REFUSALS),
+                    rng.choice(NEEDLESS_REFUSALS),
                     "benign",
                     None,
                     f"benign-{index}",

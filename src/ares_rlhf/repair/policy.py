@@ -288,6 +288,7 @@ class PolicyRepairer:
             benign_ratio=self.config.benign_ratio,
             heldout_fraction=self.config.heldout_fraction,
             seed=self.seed,
+            refusal_candidates=self.config.refusal_candidates,
         )
         if self.max_prompts is not None and len(prompts.train) > self.max_prompts:
             prompts.train = prompts.train[: self.max_prompts]
@@ -482,6 +483,9 @@ class PolicyRepairer:
         self._extra_counts = {
             "dpo_pairs": len(pairs),
             "dpo_pairs_chosen_known_good": sum(p.chosen_is_known_good for p in pairs),
+            "dpo_pairs_rejected_needless_refusal": sum(
+                p.rejected_is_needless_refusal for p in pairs
+            ),
         }
         rows = []
         for pair in pairs:
@@ -529,6 +533,8 @@ class PreferencePair:
     kind: str
     chosen_is_known_good: bool = False
     """The chosen answer is the Mentor's safe response / the benign example's answer."""
+    rejected_is_needless_refusal: bool = False
+    """The rejected answer is the needless refusal added to a benign prompt's candidates."""
 
 
 def build_preference_pairs(
@@ -543,7 +549,12 @@ def build_preference_pairs(
     temperature: float = 0.8,
     min_margin: float = 1e-6,
 ) -> list[PreferencePair]:
-    """Sample answers with the current policy, add the known-good answer, keep best vs worst."""
+    """Sample answers with the current policy, add the known answers, keep best vs worst.
+
+    Candidates per prompt: ``samples`` answers of the policy, the known-good answer (the
+    Mentor's safe response, a benign example's helpful answer) and, for a benign prompt with
+    ``refusal`` set, a needless refusal as a known-bad answer; the repair reward ranks them.
+    """
     candidates: list[list[str]] = [[] for _ in prompts]
     for sample in range(samples):
         params = SamplingParams(
@@ -554,15 +565,19 @@ def build_preference_pairs(
             answers = chat.generate([p.messages for p in chunk], params)
             for offset, answer in enumerate(answers):
                 candidates[start + offset].append(answer)
+    known_good: list[int | None] = []
     for prompt, options in zip(prompts, candidates, strict=True):
+        known_good.append(len(options) if prompt.safe else None)
         if prompt.safe:
             options.append(prompt.safe)
+        if prompt.refusal:
+            options.append(prompt.refusal)
     conversations = [p.messages for p, opts in zip(prompts, candidates, strict=True) for _ in opts]
     flat = [answer for opts in candidates for answer in opts]
     scores = reward.score(conversations, flat)
     pairs: list[PreferencePair] = []
     cursor = 0
-    for prompt, options in zip(prompts, candidates, strict=True):
+    for prompt, options, good in zip(prompts, candidates, known_good, strict=True):
         own = scores[cursor : cursor + len(options)]
         cursor += len(options)
         best = max(range(len(options)), key=own.__getitem__)
@@ -577,7 +592,8 @@ def build_preference_pairs(
                 chosen_reward=own[best],
                 rejected_reward=own[worst],
                 kind=prompt.kind,
-                chosen_is_known_good=bool(prompt.safe) and best == len(options) - 1,
+                chosen_is_known_good=best == good,
+                rejected_is_needless_refusal=bool(prompt.refusal) and worst == len(options) - 1,
             )
         )
     return pairs
