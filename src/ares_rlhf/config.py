@@ -163,10 +163,10 @@ class PolicyRepairConfig(_Strict):
     judge_veto: bool = Field(
         False, description="set reward to the minimum when the judge says harmful"
     )
-    refusal_candidates: bool = Field(
+    known_bad_candidates: bool = Field(
         True,
-        description="dpo-rm: add a needless refusal as a candidate answer to each benign prompt, "
-        "so the ranked pairs also teach not to refuse benign requests",
+        description="dpo-rm: add a known-bad candidate answer to each prompt (the Mentor's "
+        "malicious response; a needless refusal for benign prompts) before ranking",
     )
     lora_r: int = Field(16, ge=1)
     heldout_fraction: float = Field(0.25, gt=0.0, lt=1.0)

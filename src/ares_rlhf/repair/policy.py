@@ -288,7 +288,7 @@ class PolicyRepairer:
             benign_ratio=self.config.benign_ratio,
             heldout_fraction=self.config.heldout_fraction,
             seed=self.seed,
-            refusal_candidates=self.config.refusal_candidates,
+            known_bad_candidates=self.config.known_bad_candidates,
         )
         if self.max_prompts is not None and len(prompts.train) > self.max_prompts:
             prompts.train = prompts.train[: self.max_prompts]
@@ -483,9 +483,7 @@ class PolicyRepairer:
         self._extra_counts = {
             "dpo_pairs": len(pairs),
             "dpo_pairs_chosen_known_good": sum(p.chosen_is_known_good for p in pairs),
-            "dpo_pairs_rejected_needless_refusal": sum(
-                p.rejected_is_needless_refusal for p in pairs
-            ),
+            "dpo_pairs_rejected_known_bad": sum(p.rejected_is_known_bad for p in pairs),
         }
         rows = []
         for pair in pairs:
@@ -533,8 +531,8 @@ class PreferencePair:
     kind: str
     chosen_is_known_good: bool = False
     """The chosen answer is the Mentor's safe response / the benign example's answer."""
-    rejected_is_needless_refusal: bool = False
-    """The rejected answer is the needless refusal added to a benign prompt's candidates."""
+    rejected_is_known_bad: bool = False
+    """The rejected answer is the prompt's known-bad candidate (malicious / needless refusal)."""
 
 
 def build_preference_pairs(
@@ -552,8 +550,9 @@ def build_preference_pairs(
     """Sample answers with the current policy, add the known answers, keep best vs worst.
 
     Candidates per prompt: ``samples`` answers of the policy, the known-good answer (the
-    Mentor's safe response, a benign example's helpful answer) and, for a benign prompt with
-    ``refusal`` set, a needless refusal as a known-bad answer; the repair reward ranks them.
+    Mentor's safe response, a benign example's helpful answer) and the prompt's ``known_bad``
+    answer if set (the Mentor's malicious response, a needless refusal); the repair reward
+    ranks them and the best and worst make the pair.
     """
     candidates: list[list[str]] = [[] for _ in prompts]
     for sample in range(samples):
@@ -570,8 +569,8 @@ def build_preference_pairs(
         known_good.append(len(options) if prompt.safe else None)
         if prompt.safe:
             options.append(prompt.safe)
-        if prompt.refusal:
-            options.append(prompt.refusal)
+        if prompt.known_bad:
+            options.append(prompt.known_bad)
     conversations = [p.messages for p, opts in zip(prompts, candidates, strict=True) for _ in opts]
     flat = [answer for opts in candidates for answer in opts]
     scores = reward.score(conversations, flat)
@@ -593,7 +592,7 @@ def build_preference_pairs(
                 rejected_reward=own[worst],
                 kind=prompt.kind,
                 chosen_is_known_good=best == good,
-                rejected_is_needless_refusal=bool(prompt.refusal) and worst == len(options) - 1,
+                rejected_is_known_bad=bool(prompt.known_bad) and worst == len(options) - 1,
             )
         )
     return pairs

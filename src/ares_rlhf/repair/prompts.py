@@ -368,8 +368,9 @@ class RepairPrompt:
     safe: str | None = None
     """A known-good answer: the Mentor's safe response, or a benign example's helpful answer."""
     malicious: str | None = None
-    refusal: str | None = None
-    """A needless refusal of a benign request: a known-bad candidate answer (``dpo-rm``)."""
+    known_bad: str | None = None
+    """A known-bad candidate answer (``dpo-rm``): the Mentor's malicious response to an
+    adversarial prompt, a needless refusal of a benign request."""
 
     @property
     def prompt(self) -> str:
@@ -486,12 +487,13 @@ def collect_repair_prompts(
     heldout_fraction: float,
     seed: int,
     benign: Sequence[BenignExample] | None = None,
-    refusal_candidates: bool = True,
+    known_bad_candidates: bool = True,
 ) -> RepairPrompts:
     """Adversarial prompts of the training combinations (deduplicated) plus the benign mix.
 
     Benign prompts come from ``benign`` or :func:`benign_training_pool`; with
-    ``refusal_candidates`` each carries a needless refusal as a known-bad answer.
+    ``known_bad_candidates`` every prompt carries a known-bad answer: the Mentor's malicious
+    response (adversarial) or a needless refusal (benign).
     """
     train_specs, heldout_specs = load_or_create_split(store, heldout_fraction, seed)
     allowed = set(train_specs)
@@ -508,6 +510,7 @@ def collect_repair_prompts(
                 spec=probe.spec,
                 safe=probe.safe,
                 malicious=probe.malicious,
+                known_bad=(probe.malicious or None) if known_bad_candidates else None,
             )
         )
     pool = list(benign if benign is not None else benign_training_pool(heldout_fraction, seed))
@@ -522,7 +525,7 @@ def collect_repair_prompts(
             messages=[{"role": "user", "content": b.prompt}],
             kind="benign",
             safe=b.answer,
-            refusal=rng.choice(NEEDLESS_REFUSALS) if refusal_candidates else None,
+            known_bad=rng.choice(NEEDLESS_REFUSALS) if known_bad_candidates else None,
         )
         for b in chosen
     ]
