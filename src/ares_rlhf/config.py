@@ -163,6 +163,12 @@ class PolicyRepairConfig(_Strict):
     judge_veto: bool = Field(
         False, description="set reward to the minimum when the judge says harmful"
     )
+    chosen_nll_weight: float = Field(
+        0.0,
+        ge=0.0,
+        description="dpo-rm: weight of a negative log-likelihood loss on the chosen answers, "
+        "added to DPO's (TRL loss_type [sigmoid, sft]); counters DPO pushing both answers down",
+    )
     known_bad_candidates: bool = Field(
         True,
         description="dpo-rm: add a known-bad candidate answer to each prompt (the Mentor's "

@@ -281,3 +281,29 @@ def test_repair_policy_cli(tiny_run, capsys):
     assert main(["repair-policy", run_dir, *args, "--trainer-option", "max_length=256"]) == 0
     assert "saved to" in capsys.readouterr().out
     assert tiny_run.latest_artifact("policy_checkpoint").data["algorithm"] == "dpo-rm"
+
+
+def test_dpo_rm_adds_a_chosen_nll_loss_when_weighted(tiny_run):
+    from ares_rlhf.repair.policy import PolicyRepairer
+
+    config = PolicyRepairConfig(
+        algorithm="dpo-rm",
+        steps=1,
+        learning_rate=5e-3,
+        num_generations=2,
+        batch_size=2,
+        max_new_tokens=8,
+        lora_r=4,
+        chosen_nll_weight=0.5,
+    )
+    from ares_rlhf.repair.policy import RepairReward, load_trainable_policy
+
+    repairer = PolicyRepairer(config, store=tiny_run)
+    policy = load_trainable_policy(repairer.policy_config)
+    reward = RepairReward(repairer._reward_model(), max_new_tokens=8)
+    trainer = repairer._dpo_trainer(
+        policy, reward, repairer.prompts(), tiny_run.run_dir / "work", "cpu"
+    )
+    assert list(trainer.args.loss_type) == ["sigmoid", "sft"]
+    assert list(trainer.args.loss_weights) == [1.0, 0.5]
+    trainer.train()  # TRL accepts the combined loss

@@ -501,6 +501,11 @@ class PolicyRepairer:
                 "per_device_train_batch_size": self.config.batch_size,
                 "beta": self.config.beta,
                 "max_length": 512,
+                **(
+                    {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, nll]}
+                    if (nll := self.config.chosen_nll_weight) > 0
+                    else {}
+                ),
                 **self.config.trainer_options,
             }
         )
