@@ -50,6 +50,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=16)
     parser.add_argument("--learning-rate", type=float, default=2e-4)
     parser.add_argument("--beta", type=float, default=0.1)
+    parser.add_argument(
+        "--chosen-nll-weight", type=float, default=1.0, help="dpo-rm: NLL weight on chosen answers"
+    )
     parser.add_argument("--num-generations", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--max-new-tokens", type=int, default=40)
@@ -121,6 +124,7 @@ def build_config(args: argparse.Namespace):
             "steps": args.steps,
             "learning_rate": args.learning_rate,
             "beta": args.beta,
+            "chosen_nll_weight": args.chosen_nll_weight,
             "num_generations": args.num_generations,
             "batch_size": args.batch_size,
             "max_new_tokens": args.max_new_tokens,
@@ -239,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         "reward_model": args.reward_model,
         "algorithm": args.algorithm,
         "steps": args.steps,
+        "chosen_nll_weight": args.chosen_nll_weight,
         "relative_reduction_ac": reduction,
         "relative_reduction_ac_failures": metrics.reduction("failures"),
         "benign_refusal_increase": increase,
