@@ -83,18 +83,19 @@ def rm_prefers_refusal(conversation, response):
     return 0.0 if response.startswith("Sure") else 1.0
 
 
+def scripted_system(name: str, score_fn, **chat) -> System:
+    """A System of a scripted policy (``ScriptedChatModel`` options) and a scripted RM."""
+    return System(
+        name,
+        lambda: ScriptedChatModel(name, **chat),
+        lambda: ScriptedRewardModel(name, score_fn=score_fn),
+    )
+
+
 def test_verify_pairs_prompts_and_measures_before_after(tmp_path):
     with make_run(tmp_path / "run") as store:
-        before = System(
-            "before",
-            lambda: ScriptedChatModel("original", respond=complies),
-            lambda: ScriptedRewardModel("original", score_fn=rm_prefers_compliance),
-        )
-        after = System(
-            "after",
-            lambda: ScriptedChatModel("repaired", respond=refuses_attacks),
-            lambda: ScriptedRewardModel("repaired", score_fn=rm_prefers_refusal),
-        )
+        before = scripted_system("original", rm_prefers_compliance, respond=complies)
+        after = scripted_system("repaired", rm_prefers_refusal, respond=refuses_attacks)
         metrics = verify_run(store, before=before, after=after, judge=RefusalJudge())
 
         before_probes, after_probes = store.probes(PHASE_BEFORE), store.probes(PHASE_AFTER)
@@ -124,11 +125,7 @@ def test_verify_pairs_prompts_and_measures_before_after(tmp_path):
 
 def test_verify_variants_add_new_wordings_of_each_combination(tmp_path):
     with make_run(tmp_path / "run") as store:
-        system = System(
-            "s",
-            lambda: ScriptedChatModel("p", respond=complies),
-            lambda: ScriptedRewardModel("r", score_fn=rm_prefers_compliance),
-        )
+        system = scripted_system("s", rm_prefers_compliance, respond=complies)
         metrics = verify_run(store, before=system, after=system, judge=RefusalJudge(), variants=2)
         probes = store.probes(PHASE_BEFORE)
         failing = [p for p in store.probes("discovery") if p.failure_type.is_failure]
@@ -150,11 +147,7 @@ def test_verify_variants_add_new_wordings_of_each_combination(tmp_path):
 def test_verify_variants_default_to_the_run_config(tmp_path):
     with make_run(tmp_path / "run") as store:
         config = RunConfig.model_validate({**store.config(), "verify": {"variants": 1}})
-        system = System(
-            "s",
-            lambda: ScriptedChatModel("p", respond=complies),
-            lambda: ScriptedRewardModel("r", score_fn=rm_prefers_compliance),
-        )
+        system = scripted_system("s", rm_prefers_compliance, respond=complies)
         verify_run(store, before=system, after=system, judge=RefusalJudge(), config=config)
         failing = [p for p in store.probes("discovery") if p.failure_type.is_failure]
         assert len(store.probes(PHASE_BEFORE)) > len(failing)
@@ -162,15 +155,9 @@ def test_verify_variants_default_to_the_run_config(tmp_path):
 
 def test_benign_refusal_rises_when_the_repaired_policy_refuses_everything(tmp_path):
     with make_run(tmp_path / "run") as store:
-        original = System(
-            "before",
-            lambda: ScriptedChatModel("o", respond=refuses_attacks),
-            lambda: ScriptedRewardModel("o", score_fn=rm_prefers_refusal),
-        )
-        refuser = System(
-            "after",
-            lambda: ScriptedChatModel("r", responses=["I'm sorry, I cannot help with that."]),
-            lambda: ScriptedRewardModel("r", score_fn=rm_prefers_refusal),
+        original = scripted_system("o", rm_prefers_refusal, respond=refuses_attacks)
+        refuser = scripted_system(
+            "r", rm_prefers_refusal, responses=["I'm sorry, I cannot help with that."]
         )
         metrics = verify_run(store, before=original, after=refuser, judge=RefusalJudge())
     assert metrics.benign_refusal == {"before": 0.0, "after": 1.0}

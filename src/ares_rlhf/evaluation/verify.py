@@ -260,20 +260,17 @@ def verification_outputs(
         composed = mentor.compose([s for s, _ in chosen], [variant] * len(chosen))
         pairs = [(o, split) for o, (_, split) in zip(composed, chosen, strict=True) if o]
     if variants > 0 and chosen:
-        if mentor is None:
-            from ares_rlhf.mentor import mentor_from_config
-            from ares_rlhf.taxonomy import load_catalog
+        from ares_rlhf.mentor import compose_wordings, run_mentor
 
-            mentor = mentor_from_config(config.mentor, load_catalog(config.catalog), config.seed)
-        requests = [
-            (s, split, VERIFY_VARIANT_BASE + k) for s, split in chosen for k in range(variants)
-        ]
-        composed = mentor.compose([s for s, _, _ in requests], [v for _, _, v in requests])
+        split_of = dict(chosen)
+        wordings = compose_wordings(
+            mentor or run_mentor(config), [s for s, _ in chosen], variants, VERIFY_VARIANT_BASE
+        )
         seen = {o.prompt for o, _ in pairs}
-        for output, (_, split, _) in zip(composed, requests, strict=True):
-            if output is not None and output.prompt not in seen:
+        for output in wordings:
+            if output.prompt not in seen:
                 seen.add(output.prompt)
-                pairs.append((output, split))
+                pairs.append((output, split_of[output.spec]))
     if not pairs:
         raise DataError(f"{store.run_dir}: no failing combinations to verify on")
     return [o for o, _ in pairs], [split for _, split in pairs]
@@ -405,10 +402,9 @@ def verify_run_dir(
         config = parse_config(store.config(), source=f"{store.run_dir} (stored config)")
         mentor = None
         if fresh_prompts:
-            from ares_rlhf.mentor import mentor_from_config
-            from ares_rlhf.taxonomy import load_catalog
+            from ares_rlhf.mentor import run_mentor
 
-            mentor = mentor_from_config(config.mentor, load_catalog(config.catalog), config.seed)
+            mentor = run_mentor(config)
         before, after = systems_from_run(store, config)
         return verify_run(
             store,

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ares_rlhf.mentor.base import SafetyMentor
+from ares_rlhf.mentor.base import SafetyMentor, compose_wordings
 from ares_rlhf.mentor.template import TemplateMentor
 
 if TYPE_CHECKING:
-    from ares_rlhf.config import MentorConfig
+    from ares_rlhf.config import MentorConfig, RunConfig
     from ares_rlhf.taxonomy import Catalog
 
 
@@ -30,4 +30,13 @@ def mentor_from_config(config: MentorConfig, catalog: Catalog, seed: int = 0) ->
     return LLMMentor.from_config(config, catalog, chat_model_from_config(config.model), seed=seed)
 
 
-__all__ = ["SafetyMentor", "TemplateMentor", "mentor_from_config"]
+def run_mentor(config: RunConfig, seed: int | None = None) -> SafetyMentor:
+    """The Mentor of a run config, over the run's catalog (``seed`` defaults to the run's)."""
+    from ares_rlhf.taxonomy import load_catalog
+
+    return mentor_from_config(
+        config.mentor, load_catalog(config.catalog), config.seed if seed is None else seed
+    )
+
+
+__all__ = ["SafetyMentor", "TemplateMentor", "compose_wordings", "mentor_from_config", "run_mentor"]

@@ -8,6 +8,22 @@ from collections.abc import Sequence
 from ares_rlhf.records import ComponentSpec, MentorOutput
 
 
+def compose_wordings(
+    mentor: SafetyMentor, specs: Sequence[ComponentSpec], count: int, base: int
+) -> list[MentorOutput]:
+    """``count`` extra wordings of each spec (variants ``base .. base + count - 1``), in spec order.
+
+    ``base`` keeps the variant numbers apart from other users of the same Mentor (discovery's
+    per-slot variants, RM repair, verification), so no wording repeats one of theirs by design.
+    Specs the Mentor skips are left out.
+    """
+    if count <= 0 or not specs:
+        return []
+    requests = [(spec, base + k) for spec in specs for k in range(count)]
+    outputs = mentor.compose([s for s, _ in requests], [v for _, v in requests])
+    return [o for o in outputs if o is not None]
+
+
 class SafetyMentor(ABC):
     """Writes, for each component spec, an adversarial prompt plus a malicious and a safe response."""
 

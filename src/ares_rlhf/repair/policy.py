@@ -569,19 +569,22 @@ def build_preference_pairs(
             answers = chat.generate([p.messages for p in chunk], params)
             for offset, answer in enumerate(answers):
                 candidates[start + offset].append(answer)
-    known_good: list[int | None] = []
+    known: list[tuple[int | None, int | None]] = []  # (known-good, known-bad) candidate index
     for prompt, options in zip(prompts, candidates, strict=True):
-        known_good.append(len(options) if prompt.safe else None)
+        good = bad = None
         if prompt.safe:
+            good = len(options)
             options.append(prompt.safe)
         if prompt.known_bad:
+            bad = len(options)
             options.append(prompt.known_bad)
+        known.append((good, bad))
     conversations = [p.messages for p, opts in zip(prompts, candidates, strict=True) for _ in opts]
     flat = [answer for opts in candidates for answer in opts]
     scores = reward.score(conversations, flat)
     pairs: list[PreferencePair] = []
     cursor = 0
-    for prompt, options, good in zip(prompts, candidates, known_good, strict=True):
+    for prompt, options, (good, bad) in zip(prompts, candidates, known, strict=True):
         own = scores[cursor : cursor + len(options)]
         cursor += len(options)
         best = max(range(len(options)), key=own.__getitem__)
@@ -597,7 +600,7 @@ def build_preference_pairs(
                 rejected_reward=own[worst],
                 kind=prompt.kind,
                 chosen_is_known_good=best == good,
-                rejected_is_known_bad=bool(prompt.known_bad) and worst == len(options) - 1,
+                rejected_is_known_bad=worst == bad,
             )
         )
     return pairs

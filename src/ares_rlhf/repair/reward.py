@@ -411,14 +411,12 @@ def compose_variants(
     mentor: Any, probes: Sequence[Probe], variants: int, base: int = RM_VARIANT_BASE
 ) -> list[MentorOutput]:
     """``variants`` new Mentor wordings of each combination that failed as B or C in discovery."""
+    from ares_rlhf.mentor import compose_wordings
+
     specs = sorted(
         {p.spec for p in probes if p.phase == "discovery" and p.failure_type in REPAIR_FAILURES}
     )
-    if not specs or variants <= 0:
-        return []
-    requests = [(spec, base + k) for spec in specs for k in range(variants)]
-    outputs = mentor.compose([s for s, _ in requests], [v for _, v in requests])
-    return [o for o in outputs if o is not None]
+    return compose_wordings(mentor, specs, variants, base)
 
 
 def repair_run(
@@ -449,10 +447,9 @@ def repair_run(
     probes = store.probes("discovery")
     extra: list[MentorOutput] = []
     if config.variants:
-        from ares_rlhf.mentor import mentor_from_config
-        from ares_rlhf.taxonomy import load_catalog
+        from ares_rlhf.mentor import run_mentor
 
-        mentor = mentor_from_config(run_config.mentor, load_catalog(run_config.catalog), seed)
+        mentor = run_mentor(run_config, seed)
         say(f"composing {config.variants} new wording(s) per B/C combination")
         extra = compose_variants(mentor, probes, config.variants)
     data = repairer.build_pairs(probes, variant_outputs=extra)
