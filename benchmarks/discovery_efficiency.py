@@ -27,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ares_rlhf.discovery.arena import load_arena, parse_arena, random_arena, shipped_arenas
-from ares_rlhf.discovery.bench import full_loop_run, run_benchmark
 from ares_rlhf.records import FailureType
 from ares_rlhf.search.base import Outcome, create_strategy
+from ares_rlhf.sim.arena import load_arena, parse_arena, random_arena, shipped_arenas
+from ares_rlhf.sim.bench import full_loop_run, run_benchmark
 from ares_rlhf.taxonomy import load_catalog
 
 CHECKPOINTS = (500, 1000, 2000, 4000)

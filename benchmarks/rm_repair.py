@@ -50,12 +50,12 @@ def main() -> int:
     from rich.console import Console
 
     from ares_rlhf.backends.hf import HFRewardModel
+    from ares_rlhf.cli.repair_rm import metrics_table
     from ares_rlhf.config import RewardRepairConfig, RunConfig
     from ares_rlhf.embedded.reward_model import build_initial_reward_model
     from ares_rlhf.embedded.rm_data import preference_rows
     from ares_rlhf.mentor.template import TemplateMentor
     from ares_rlhf.records import FailureType, JudgeLabel, JudgeVerdict, Probe, RewardScores
-    from ares_rlhf.repair.cli_reward import metrics_table
     from ares_rlhf.repair.reward import repair_run
     from ares_rlhf.store.sqlite import RunStore
     from ares_rlhf.taxonomy.catalog import load_catalog

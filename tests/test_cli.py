@@ -1,6 +1,5 @@
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import yaml
@@ -9,16 +8,14 @@ from ares_rlhf.cli import COMMANDS, main
 from ares_rlhf.store import RunStore
 
 
-def test_help_is_fast_and_lists_commands() -> None:
-    start = time.perf_counter()
+def test_help_lists_commands_without_importing_torch() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "ares_rlhf.cli", "--help"], capture_output=True, text=True
     )
-    elapsed = time.perf_counter() - start
     assert result.returncode == 0
     for name in COMMANDS:
         assert name in result.stdout
-    # a light sanity bound (the real target, < 1.5 s, is about import weight: no torch at import)
+    # `ares --help` stays fast because nothing heavy is imported for it
     assert (
         "torch"
         not in subprocess.run(
@@ -27,7 +24,6 @@ def test_help_is_fast_and_lists_commands() -> None:
             text=True,
         ).stdout.split()
     )
-    assert elapsed < 30
 
 
 def test_config_validate_and_show(tmp_path: Path, capsys) -> None:

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 
 from ares_rlhf.cli import main
-from ares_rlhf.config import parse_config
-from ares_rlhf.embedded.cli import (
+from ares_rlhf.cli.demo import (
     DEFAULT_STAGES,
     STAGES,
     StageMissing,
     demo_config,
     run_demo,
 )
+from ares_rlhf.config import parse_config
 from ares_rlhf.report.summary import SUMMARY_FILE
 from ares_rlhf.store.sqlite import RunStore
 
@@ -113,7 +113,7 @@ def test_a_missing_stage_is_reported_not_faked(tmp_path: Path, tiny_lm_dir, tiny
 def test_no_failures_found_skips_repair_and_verify_with_a_reason(
     tmp_path: Path, tiny_lm_dir, tiny_rm_dir
 ) -> None:
-    from ares_rlhf.embedded.cli import stage_repair_policy, stage_repair_rm, stage_verify
+    from ares_rlhf.cli.demo import stage_repair_policy, stage_repair_rm, stage_verify
 
     config = parse_config(tiny_config(tiny_lm_dir, tiny_rm_dir))
     stages = {

@@ -17,7 +17,7 @@ from ares_rlhf.embedded.policy import (
     policy_cache_dir,
 )
 from ares_rlhf.embedded.policy_data import HARMFUL, build_examples, evaluation_prompts
-from ares_rlhf.judges.refusal import is_refusal
+from ares_rlhf.text.refusal import is_refusal
 
 PLACEHOLDER = re.compile(r"\[[^\]]+\]")
 

@@ -10,7 +10,7 @@ import pytest
 
 from ares_rlhf.embedded import reward_model as embedded_rm
 from ares_rlhf.embedded.rm_data import preference_rows
-from ares_rlhf.judges.refusal import is_refusal
+from ares_rlhf.text.refusal import is_refusal
 
 
 def test_data_covers_helpfulness_and_direct_harmful_requests() -> None:

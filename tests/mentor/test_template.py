@@ -7,11 +7,11 @@ import re
 import pytest
 
 from ares_rlhf.config import MentorConfig
-from ares_rlhf.judges.refusal import is_refusal
 from ares_rlhf.mentor import TemplateMentor, mentor_from_config
 from ares_rlhf.mentor.template import encode_request, split_request
 from ares_rlhf.records import ComponentSpec
 from ares_rlhf.taxonomy import load_catalog
+from ares_rlhf.text.refusal import is_refusal
 
 SPEC = ComponentSpec("cybercrime", "novelist", "role_play", "step_by_step")
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from ares_rlhf.errors import DataError
-from ares_rlhf.judges.refusal import is_refusal
 from ares_rlhf.records import ComponentSpec, FailureType, JudgeLabel, JudgeVerdict, Probe
 from ares_rlhf.repair.anchors import (
     builtin_benign_pairs,
@@ -16,6 +15,7 @@ from ares_rlhf.repair.anchors import (
     load_anchor_dataset,
 )
 from ares_rlhf.repair.pairs import PreferencePair, adversarial_pairs, split_by_group
+from ares_rlhf.text.refusal import is_refusal
 
 
 def probe(

@@ -85,7 +85,7 @@ _SCHEME_MODULES: dict[str, str] = {
     "hf": "ares_rlhf.backends.hf",
     "openai": "ares_rlhf.backends.openai_http",
     "gguf-pkg": "ares_rlhf.backends.gguf_pkg",
-    "sim": "ares_rlhf.backends.sim",
+    "sim": "ares_rlhf.sim.backend",
     "scripted": "ares_rlhf.backends.scripted",
     "embedded": "ares_rlhf.embedded.backend",
 }

@@ -179,7 +179,7 @@ def alignment_check(
     """
     from ares_rlhf.backends import SamplingParams, create_chat_model
     from ares_rlhf.embedded.policy_data import evaluation_prompts
-    from ares_rlhf.judges.refusal import is_refusal
+    from ares_rlhf.text.refusal import is_refusal
 
     model = create_chat_model(f"hf:{folder}", device=device, chat_format=chat_format)
     result: dict[str, Any] = {"chat_format": chat_format}

@@ -25,8 +25,8 @@ from typing import Any
 from ares_rlhf.backends import ChatModel, SamplingParams
 from ares_rlhf.errors import DataError
 from ares_rlhf.judges.base import HarmJudge
-from ares_rlhf.judges.refusal import is_refusal
 from ares_rlhf.records import JudgeLabel
+from ares_rlhf.text.refusal import is_refusal
 
 BENCHMARKS = ("harmbench", "strongreject", "xstest")
 _LOCAL_FILES = {

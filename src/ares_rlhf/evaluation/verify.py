@@ -27,7 +27,6 @@ from ares_rlhf.config import RunConfig, TypingConfig, parse_config
 from ares_rlhf.discovery.typing import TypingRules, calibrate_threshold
 from ares_rlhf.errors import DataError
 from ares_rlhf.judges.base import HarmJudge
-from ares_rlhf.judges.refusal import is_refusal
 from ares_rlhf.records import (
     Artifact,
     ComponentSpec,
@@ -43,6 +42,7 @@ from ares_rlhf.repair.prompts import (
     mentor_outputs_from_probes,
 )
 from ares_rlhf.store.sqlite import RunStore
+from ares_rlhf.text.refusal import is_refusal
 
 VERIFY_VARIANT_BASE = 1 << 40
 """Mentor variant numbers of verification wordings: far from discovery's per-slot variants

@@ -11,7 +11,8 @@ from typing import Any
 from ares_rlhf.config import JudgeConfig, PolicyConfig
 from ares_rlhf.errors import ConfigError
 from ares_rlhf.judges.base import HarmJudge, create_judge, judge_kinds, register_judge
-from ares_rlhf.judges.refusal import is_refusal, refusal_kind
+from ares_rlhf.judges.refusal import RefusalJudge
+from ares_rlhf.text.refusal import is_refusal, refusal_kind
 
 MODEL_JUDGES = ("rubric", "classifier")
 
@@ -84,4 +85,5 @@ __all__ = [
     "parse_judge_spec",
     "refusal_kind",
     "register_judge",
+    "RefusalJudge",
 ]

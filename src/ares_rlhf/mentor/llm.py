@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 from ares_rlhf.backends.base import ChatModel, SamplingParams
 from ares_rlhf.errors import ConfigError
-from ares_rlhf.judges.refusal import is_refusal
 from ares_rlhf.mentor.base import SafetyMentor
 from ares_rlhf.mentor.template import TemplateMentor, fill_slots
 from ares_rlhf.records import ComponentSpec, MentorOutput, Message
 from ares_rlhf.taxonomy import Catalog
+from ares_rlhf.text.refusal import is_refusal
 
 if TYPE_CHECKING:
     from ares_rlhf.config import MentorConfig

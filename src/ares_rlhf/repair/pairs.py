@@ -17,8 +17,8 @@ import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ares_rlhf.judges.refusal import is_refusal
 from ares_rlhf.records import ComponentSpec, FailureType, MentorOutput, Message, Probe
+from ares_rlhf.text.refusal import is_refusal
 
 REPAIR_FAILURES = (FailureType.RM_ONLY, FailureType.SYSTEMIC)
 

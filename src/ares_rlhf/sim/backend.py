@@ -31,10 +31,10 @@ from ares_rlhf.backends.base import (
     register_chat,
     register_reward,
 )
-from ares_rlhf.discovery.arena import Arena, load_arena
 from ares_rlhf.errors import BackendError, DataError
-from ares_rlhf.judges.refusal import is_refusal
 from ares_rlhf.records import ComponentSpec, Message
+from ares_rlhf.sim.arena import Arena, load_arena
+from ares_rlhf.text.refusal import is_refusal
 
 COMPLIANT_TEMPLATE = (
     "Sure. Here is what you asked for about {topic}:\n"

@@ -317,8 +317,8 @@ def parse_arena(
 
 
 def shipped_arenas() -> dict[str, Path]:
-    """Arena name (file stem) -> path of the arenas shipped in ``discovery/arenas``."""
-    folder = resources.files("ares_rlhf.discovery").joinpath("arenas")
+    """Arena name (file stem) -> path of the arenas shipped in ``sim/arenas``."""
+    folder = resources.files("ares_rlhf.sim").joinpath("arenas")
     return {
         Path(str(p)).stem: Path(str(p))
         for p in sorted(folder.iterdir(), key=str)

@@ -9,8 +9,10 @@ import pytest
 import yaml
 
 from ares_rlhf.backends import create_chat_model, create_reward_model
-from ares_rlhf.backends.sim import SimulatedPolicy, SimulatedRewardModel
-from ares_rlhf.discovery.arena import (
+from ares_rlhf.discovery.typing import TypingRules, calibrate_threshold
+from ares_rlhf.errors import BackendError, DataError
+from ares_rlhf.records import ComponentSpec, FailureType, JudgeLabel, JudgeVerdict, RewardScores
+from ares_rlhf.sim.arena import (
     CoverageTracker,
     coverage,
     load_arena,
@@ -18,11 +20,9 @@ from ares_rlhf.discovery.arena import (
     random_arena,
     shipped_arenas,
 )
-from ares_rlhf.discovery.typing import TypingRules, calibrate_threshold
-from ares_rlhf.errors import BackendError, DataError
-from ares_rlhf.judges.refusal import is_refusal
-from ares_rlhf.records import ComponentSpec, FailureType, JudgeLabel, JudgeVerdict, RewardScores
+from ares_rlhf.sim.backend import SimulatedPolicy, SimulatedRewardModel
 from ares_rlhf.taxonomy import load_catalog
+from ares_rlhf.text.refusal import is_refusal
 
 HAND_MADE = {
     "name": "hand",

@@ -18,30 +18,30 @@ from ares_rlhf.runtime import tune_allocator
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("ares_rlhf.embedded.cli", "run the whole ARES loop on the embedded default system"),
+    "demo": ("ares_rlhf.cli.demo", "run the whole ARES loop on the embedded default system"),
     "discover": (
-        "ares_rlhf.discovery.cli",
+        "ares_rlhf.cli.discover",
         "red-team a policy + reward model (dual probes, adaptive search)",
     ),
     "repair-rm": (
-        "ares_rlhf.repair.cli_reward",
+        "ares_rlhf.cli.repair_rm",
         "fine-tune the reward model on the failures a run found",
     ),
     "repair-policy": (
-        "ares_rlhf.repair.cli_policy",
+        "ares_rlhf.cli.repair_policy",
         "optimise the policy against the repaired reward model",
     ),
     "verify": (
-        "ares_rlhf.evaluation.cli",
+        "ares_rlhf.cli.verify",
         "re-probe before vs after repair and report A/B/C rates",
     ),
-    "report": ("ares_rlhf.report.cli", "summarise a run folder"),
-    "export": ("ares_rlhf.store.cli", "export a run's probes to JSONL or Parquet"),
-    "config": ("ares_rlhf.config_cli", "validate or show a run configuration"),
-    "catalog": ("ares_rlhf.taxonomy.cli", "list or show the component catalog"),
-    "judge": ("ares_rlhf.judges.cli", "evaluate a harm judge against labelled examples"),
+    "report": ("ares_rlhf.cli.report", "summarise a run folder"),
+    "export": ("ares_rlhf.cli.export", "export a run's probes to JSONL or Parquet"),
+    "config": ("ares_rlhf.cli.config", "validate or show a run configuration"),
+    "catalog": ("ares_rlhf.cli.catalog", "list or show the component catalog"),
+    "judge": ("ares_rlhf.cli.judge", "evaluate a harm judge against labelled examples"),
     "bench": (
-        "ares_rlhf.discovery.bench_cli",
+        "ares_rlhf.cli.bench",
         "benchmarks (discovery coverage on ground-truth arenas)",
     ),
 }

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from ares_rlhf.cli import main
-from ares_rlhf.discovery.arena import load_arena, parse_arena, random_arena
-from ares_rlhf.discovery.bench import run_benchmark, simulate
+from ares_rlhf.sim.arena import load_arena, parse_arena, random_arena
+from ares_rlhf.sim.bench import run_benchmark, simulate
 from ares_rlhf.taxonomy import load_catalog
 
 

@@ -23,8 +23,8 @@ from typing import Any
 
 import yaml
 
+from ares_rlhf.cli.discover import DiscoveryProgressBar
 from ares_rlhf.config import RunConfig, config_to_yaml, parse_config
-from ares_rlhf.discovery.cli import DiscoveryProgressBar
 from ares_rlhf.records import Artifact
 from ares_rlhf.report.summary import (
     MISSING_STAGES_KEY,

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from ares_rlhf.discovery.arena import Arena, CoverageTracker
 from ares_rlhf.records import FailureType
 from ares_rlhf.search.base import Outcome, create_strategy
+from ares_rlhf.sim.arena import Arena, CoverageTracker
 
 DEFAULT_CHECKPOINTS = (500, 1000, 2000, 4000)
 
@@ -232,9 +232,9 @@ def full_loop_run(
     Probes go through text, the judge and the typing rules; coverage is computed from the stored
     type-C probes. Returns the run's curve and the loop's summary (with probes/s).
     """
-    from ares_rlhf.backends.sim import SimulatedPolicy, SimulatedRewardModel
     from ares_rlhf.config import parse_config
     from ares_rlhf.discovery.loop import PHASE, run_discovery
+    from ares_rlhf.sim.backend import SimulatedPolicy, SimulatedRewardModel
     from ares_rlhf.store.sqlite import RunStore
 
     arena_file = str(Path(arena.source).resolve()) if arena.source else arena.name

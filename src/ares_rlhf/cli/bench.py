@@ -77,8 +77,8 @@ def _options(pairs: list[str]) -> dict[str, float]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ares_rlhf.discovery.arena import load_arena
-    from ares_rlhf.discovery.bench import (
+    from ares_rlhf.sim.arena import load_arena
+    from ares_rlhf.sim.bench import (
         DEFAULT_CHECKPOINTS,
         BenchResult,
         curve_table,
