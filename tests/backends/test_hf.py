@@ -322,7 +322,7 @@ def test_rm_adapter_folder_loads(tiny_rm_dir: Path, tmp_path: Path) -> None:
 
 
 def test_reasoning_blocks_are_stripped() -> None:
-    from ares_rlhf.backends.hf import _strip_thinking
+    from ares_rlhf.backends.hf.chat import _strip_thinking
 
     assert _strip_thinking("<think>\nplan\n</think>\n\nHello").strip() == "Hello"
     assert _strip_thinking("</think>Hi") == "Hi"  # the template opened the block in the prompt
