@@ -211,3 +211,26 @@ class Artifact:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class EvalAnswer:
+    """One stored benchmark answer of ``ares eval`` (its cache, so a rerun reuses it).
+
+    Keyed by (``system``, ``policy_id``, ``sampling``, ``benchmark``, ``item_id``); ``prompt`` is
+    the text the policy was sent. ``judge_id`` is empty until a judge labelled the answer.
+    """
+
+    system: str
+    policy_id: str
+    sampling: str
+    """Canonical JSON of the sampling settings that produced the answer."""
+    benchmark: str
+    item_id: str
+    prompt: str
+    answer: str
+    judge_id: str = ""
+    judge_label: JudgeLabel | None = None
+    judge_score: float | None = None
+    judge_reason: str = ""
+    created_at: float = field(default_factory=time.time)

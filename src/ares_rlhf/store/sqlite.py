@@ -19,6 +19,7 @@ from ares_rlhf.errors import StoreError
 from ares_rlhf.records import (
     Artifact,
     ComponentSpec,
+    EvalAnswer,
     FailureType,
     JudgeLabel,
     JudgeVerdict,
@@ -65,6 +66,23 @@ CREATE TABLE IF NOT EXISTS artifacts (
 );
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at REAL NOT NULL);
 """
+
+_EVAL_ANSWERS_TABLE = """
+CREATE TABLE IF NOT EXISTS eval_answers (
+    system TEXT NOT NULL, policy_id TEXT NOT NULL, sampling TEXT NOT NULL,
+    benchmark TEXT NOT NULL, item_id TEXT NOT NULL,
+    prompt TEXT NOT NULL, answer TEXT NOT NULL,
+    judge_id TEXT NOT NULL, judge_label TEXT, judge_score REAL, judge_reason TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (system, policy_id, sampling, benchmark, item_id)
+)"""
+"""Benchmark answers of ``ares eval`` (see :meth:`RunStore.add_eval_answers`). A store made before
+this table existed gets it on its first eval write (``CREATE TABLE IF NOT EXISTS``)."""
+_SCHEMA += _EVAL_ANSWERS_TABLE + ";\n"
+_EVAL_ANSWER_COLUMNS = (
+    "system", "policy_id", "sampling", "benchmark", "item_id", "prompt", "answer",
+    "judge_id", "judge_label", "judge_score", "judge_reason", "created_at",
+)  # fmt: skip
 
 _PROBE_COLUMNS = (
     "id",
@@ -365,3 +383,71 @@ class RunStore:
     def latest_artifact(self, kind: str) -> Artifact | None:
         found = self.artifacts(kind)
         return found[-1] if found else None
+
+    # -- eval answers (the ares eval cache) ------------------------------------------------------
+    def add_eval_answers(self, answers: Iterable[EvalAnswer]) -> int:
+        """Write (or replace, by key) benchmark answers in one transaction; returns how many."""
+        rows = [
+            (
+                a.system, a.policy_id, a.sampling, a.benchmark, a.item_id, a.prompt, a.answer,
+                a.judge_id, None if a.judge_label is None else a.judge_label.value,
+                a.judge_score, a.judge_reason, a.created_at,
+            )
+            for a in answers
+        ]  # fmt: skip
+        if not rows:
+            return 0
+        keys = ("system", "policy_id", "sampling", "benchmark", "item_id")
+        updates = ", ".join(f"{c}=excluded.{c}" for c in _EVAL_ANSWER_COLUMNS if c not in keys)
+        with self.transaction() as db:
+            db.execute(_EVAL_ANSWERS_TABLE)
+            db.executemany(
+                f"INSERT INTO eval_answers ({', '.join(_EVAL_ANSWER_COLUMNS)}) "
+                f"VALUES ({', '.join('?' for _ in _EVAL_ANSWER_COLUMNS)}) "
+                f"ON CONFLICT({', '.join(keys)}) DO UPDATE SET {updates}",
+                rows,
+            )
+        return len(rows)
+
+    def eval_answers(
+        self,
+        system: str | None = None,
+        policy_id: str | None = None,
+        sampling: str | None = None,
+        benchmark: str | None = None,
+    ) -> list[EvalAnswer]:
+        """Stored benchmark answers matching every filter given (all of them by default)."""
+        exists = self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='eval_answers'"
+        ).fetchone()
+        if exists is None:  # a store from before the table existed, never evaluated
+            return []
+        filters = {
+            "system": system,
+            "policy_id": policy_id,
+            "sampling": sampling,
+            "benchmark": benchmark,
+        }
+        given = {k: v for k, v in filters.items() if v is not None}
+        where = " AND ".join(f"{k}=?" for k in given) or "1"
+        rows = self._db.execute(
+            f"SELECT * FROM eval_answers WHERE {where} ORDER BY benchmark, item_id",
+            tuple(given.values()),
+        )
+        return [
+            EvalAnswer(
+                system=r["system"],
+                policy_id=r["policy_id"],
+                sampling=r["sampling"],
+                benchmark=r["benchmark"],
+                item_id=r["item_id"],
+                prompt=r["prompt"],
+                answer=r["answer"],
+                judge_id=r["judge_id"],
+                judge_label=None if r["judge_label"] is None else JudgeLabel(r["judge_label"]),
+                judge_score=r["judge_score"],
+                judge_reason=r["judge_reason"],
+                created_at=r["created_at"],
+            )
+            for r in rows
+        ]
