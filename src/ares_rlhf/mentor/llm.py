@@ -7,6 +7,10 @@ descriptions and fragments and ask for STRICT JSON ``{"prompt", "malicious", "sa
 gets a corrective follow-up message (up to ``max_retries`` times). When the Mentor model itself
 refuses, the output is marked ``mentor_refused=True`` and the configured fallback is used
 (``template``: the TemplateMentor's output; ``skip``: no output for that spec).
+
+A tactic with a ``converters`` chain is described to the model as its plain framing (the model
+writes a plain-text prompt); the Mentor then runs the whole prompt through the chain and puts
+the chain's decoding instruction before it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ares_rlhf.backends.base import ChatModel, SamplingParams
+from ares_rlhf.converters import CONVERTER_MODEL_FIELD, standalone_prompt
 from ares_rlhf.errors import ConfigError
 from ares_rlhf.mentor.base import SafetyMentor
 from ares_rlhf.mentor.template import TemplateMentor, fill_slots
@@ -105,6 +110,15 @@ def describe_spec(catalog: Catalog, spec: ComponentSpec) -> dict[str, str]:
     persona = catalog.get("persona", spec.persona)
     tactic = catalog.get("tactic", spec.tactic)
     goal = catalog.get("goal", spec.goal)
+    tactic_description = tactic.description
+    frames = tactic.fragment("frames")
+    if tactic.converters:  # the model writes plain text; the Mentor applies the chain after
+        tactic_description += (
+            f" (ARES encodes the finished prompt itself with {', '.join(tactic.converters)}:"
+            " write it in plain text.)"
+        )
+        plain = {"request_converted": "{request}", "converter_instruction": ""}
+        frames = tuple(re.sub(" {2,}", " ", fill_slots(f, plain)) for f in frames)
     return {
         "topic": topic.id,
         "topic_description": topic.description,
@@ -114,8 +128,8 @@ def describe_spec(catalog: Catalog, spec: ComponentSpec) -> dict[str, str]:
         "persona_description": persona.description,
         "persona_intros": listing(persona.fragment("intros")),
         "tactic": tactic.id,
-        "tactic_description": tactic.description,
-        "tactic_frames": listing(tactic.fragment("frames")),
+        "tactic_description": tactic_description,
+        "tactic_frames": listing(frames),
         "goal": goal.id,
         "goal_description": goal.description,
         "goal_asks": listing(goal.fragment("asks")),
@@ -135,6 +149,8 @@ class LLMMentor(SafetyMentor):
         on_refusal: str = "template",
         params: SamplingParams | None = None,
         seed: int = 0,
+        converter_model: ChatModel | None = None,
+        converter_model_field: str = CONVERTER_MODEL_FIELD,
     ) -> None:
         if on_refusal not in ("template", "skip"):
             raise ConfigError(f"mentor.on_refusal must be 'template' or 'skip', got {on_refusal!r}")
@@ -146,7 +162,12 @@ class LLMMentor(SafetyMentor):
         self.params = params or SamplingParams(max_new_tokens=512, seed=seed)
         self.seed = seed
         self.mentor_id = f"llm:{model.model_id}" if model.model_id else "llm"
-        self._template = TemplateMentor(catalog, seed=seed)
+        self._template = TemplateMentor(
+            catalog,
+            seed=seed,
+            converter_model=converter_model,
+            converter_model_field=converter_model_field,
+        )
         self.stats: Counter[str] = Counter()
         """Running counts: ``valid``, ``retried``, ``refused``, ``invalid`` (retries exhausted)."""
 
@@ -216,7 +237,12 @@ class LLMMentor(SafetyMentor):
                     self.stats["valid"] += 1
                     results[i] = MentorOutput(
                         spec=specs[i],
-                        messages=[{"role": "user", "content": parsed.fields["prompt"]}],
+                        messages=[
+                            {
+                                "role": "user",
+                                "content": self._convert(specs[i], parsed.fields["prompt"]),
+                            }
+                        ],
                         malicious=parsed.fields["malicious"],
                         safe=parsed.fields["safe"],
                         mentor_id=self.mentor_id,
@@ -233,6 +259,11 @@ class LLMMentor(SafetyMentor):
             self.stats["invalid"] += 1
             results[i] = self._fallback(specs[i], variants[i], refused=False)
         return results
+
+    def _convert(self, spec: ComponentSpec, prompt: str) -> str:
+        """The model's prompt, through the tactic's converter chain when it has one."""
+        chain = self._template.chains.get(spec.tactic)
+        return prompt if chain is None else standalone_prompt(chain, chain.convert(prompt))
 
     def _fallback(self, spec: ComponentSpec, variant: int, *, refused: bool) -> MentorOutput | None:
         if refused:

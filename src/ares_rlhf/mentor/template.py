@@ -3,7 +3,9 @@
 For one component spec it composes
 
 * the **prompt**: the persona speaks (``intro``), the tactic frames the request, the topic gives
-  the subject and the goal the ask (``request = ask.format(subject)``);
+  the subject and the goal the ask (``request = ask.format(subject)``); a tactic with a
+  ``converters`` chain gets the request through that chain as ``{request_converted}`` and the
+  chain's decoding instruction as ``{converter_instruction}``;
 * the **malicious** response: the goal's malicious fragment about the subject (placeholders only;
   the catalog never holds operational content);
 * the **safe** response: the goal's safe fragment, which refuses, plus a helpful topic redirect.
@@ -19,10 +21,21 @@ import hashlib
 import random
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+from ares_rlhf.converters import (
+    CONVERTER_MODEL_FIELD,
+    ConverterChain,
+    build_converter_chain,
+    reverse_words,
+)
+from ares_rlhf.errors import ConfigError
 from ares_rlhf.mentor.base import SafetyMentor
 from ares_rlhf.records import ComponentSpec, MentorOutput
 from ares_rlhf.taxonomy import Catalog
+
+if TYPE_CHECKING:
+    from ares_rlhf.backends.base import ChatModel
 
 _SLOT = re.compile(r"\{([^{}]*)\}")
 
@@ -53,8 +66,30 @@ def split_request(request: str) -> tuple[str, str]:
 
 
 def encode_request(request: str) -> str:
-    """The request's words in reverse order (what the shipped obfuscation frames describe)."""
-    return " ".join(reversed(request.split()))
+    """The request's words in reverse order (the ``reverse_words`` converter)."""
+    return reverse_words(request)
+
+
+def tactic_chains(
+    catalog: Catalog,
+    *,
+    seed: int = 0,
+    model: ChatModel | None = None,
+    model_field: str = CONVERTER_MODEL_FIELD,
+) -> dict[str, ConverterChain]:
+    """The converter chain of every catalog tactic that names one (``ConfigError`` if a chain
+    needs a chat model and ``model`` is None)."""
+    chains = {}
+    for tactic in catalog.components["tactic"].values():
+        if not tactic.converters:
+            continue
+        try:
+            chains[tactic.id] = build_converter_chain(
+                tactic.converters, seed=seed, model=model, model_field=model_field
+            )
+        except ConfigError as error:
+            raise ConfigError(f"tactic {tactic.id!r} ({tactic.source}): {error}") from None
+    return chains
 
 
 def draw_key(seed: int, spec: ComponentSpec, variant: int) -> int:
@@ -64,13 +99,24 @@ def draw_key(seed: int, spec: ComponentSpec, variant: int) -> int:
 
 
 class TemplateMentor(SafetyMentor):
-    """Composes prompts and response pairs from the catalog; no model needed."""
+    """Composes prompts and response pairs from the catalog; no model needed (except by a
+    tactic whose converter chain translates: give ``converter_model``)."""
 
     mentor_id = "template"
 
-    def __init__(self, catalog: Catalog, seed: int = 0) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        seed: int = 0,
+        *,
+        converter_model: ChatModel | None = None,
+        converter_model_field: str = CONVERTER_MODEL_FIELD,
+    ) -> None:
         self.catalog = catalog
         self.seed = seed
+        self.chains = tactic_chains(
+            catalog, seed=seed, model=converter_model, model_field=converter_model_field
+        )
 
     def compose(
         self, specs: Sequence[ComponentSpec], variants: Sequence[int] | None = None
@@ -98,16 +144,18 @@ class TemplateMentor(SafetyMentor):
 
         request = fill_slots(ask, {"subject": subject})
         request_a, request_b = split_request(request)
-        prompt = fill_slots(
-            frame,
-            {
-                "intro": intro,
-                "request": request,
-                "request_a": request_a,
-                "request_b": request_b,
-                "request_encoded": encode_request(request),
-            },
-        )
+        values = {
+            "intro": intro,
+            "request": request,
+            "request_a": request_a,
+            "request_b": request_b,
+            "request_encoded": encode_request(request),
+        }
+        chain = self.chains.get(tactic.id)
+        if chain is not None:
+            values["request_converted"] = chain.convert(request)
+            values["converter_instruction"] = chain.instruction
+        prompt = fill_slots(frame, values)
         prompt = prompt.strip() + closer
 
         malicious = fill_slots(rng.choice(goal.fragment("malicious")), {"subject": subject})

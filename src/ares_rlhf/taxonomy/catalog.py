@@ -17,18 +17,21 @@ from typing import Any
 
 import yaml
 
-from ares_rlhf.errors import CatalogError
+from ares_rlhf.errors import CatalogError, ConfigError
 from ares_rlhf.records import COMPONENT_TYPES, ComponentSpec
 
 SECTION_OF_TYPE = {"topic": "topics", "persona": "personas", "tactic": "tactics", "goal": "goals"}
 TYPE_OF_SECTION = {section: ctype for ctype, section in SECTION_OF_TYPE.items()}
 
+# Frame slots that only a tactic with a ``converters`` chain can fill.
+CONVERTER_SLOTS = frozenset({"request_converted", "converter_instruction"})
 # The text fragments each component type carries, and the {slots} each fragment may use.
 FRAGMENT_SLOTS: dict[str, dict[str, frozenset[str]]] = {
     "topic": {"subjects": frozenset(), "redirects": frozenset()},
     "persona": {"intros": frozenset()},
     "tactic": {
         "frames": frozenset({"intro", "request", "request_a", "request_b", "request_encoded"})
+        | CONVERTER_SLOTS
     },
     "goal": {
         "asks": frozenset({"subject"}),
@@ -36,7 +39,7 @@ FRAGMENT_SLOTS: dict[str, dict[str, frozenset[str]]] = {
         "safe": frozenset({"subject", "redirect"}),
     },
 }
-OPTIONAL_LIST_FIELDS = {"topic": ("categories",)}
+OPTIONAL_LIST_FIELDS = {"topic": ("categories",), "tactic": ("converters",)}
 _ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 _SLOT_PATTERN = re.compile(r"\{([^{}]*)\}")
 BUILTIN = "builtin"
@@ -52,6 +55,8 @@ class Component:
     fragments: dict[str, tuple[str, ...]]
     categories: tuple[str, ...] = ()
     source: str = ""
+    converters: tuple[str, ...] = ()
+    """A tactic's converter chain (specs such as ``base64``), applied to the request in order."""
 
     def fragment(self, name: str) -> tuple[str, ...]:
         return self.fragments[name]
@@ -105,6 +110,7 @@ class Catalog:
                     "id": c.id,
                     "description": c.description,
                     **({"categories": list(c.categories)} if c.categories else {}),
+                    **({"converters": list(c.converters)} if c.converters else {}),
                     **{k: list(v) for k, v in c.fragments.items()},
                 }
                 for c in self.components[ctype].values()
@@ -181,10 +187,47 @@ def _parse_component(ctype: str, entry: Any, where: str, name: str) -> tuple[Com
         not isinstance(c, str) or not c.strip() for c in categories
     ):
         raise CatalogError(f"{name}: {where}.categories: must be a list of non-empty strings")
+    converters = _parse_converters(entry, fragments, where, name) if ctype == "tactic" else ()
     override = entry.get("override", False)
     if not isinstance(override, bool):
         raise CatalogError(f"{name}: {where}.override: must be true or false")
-    return Component(ctype, cid, description.strip(), fragments, tuple(categories), name), override
+    component = Component(
+        ctype, cid, description.strip(), fragments, tuple(categories), name, converters
+    )
+    return component, override
+
+
+def _parse_converters(
+    entry: dict, fragments: dict[str, tuple[str, ...]], where: str, name: str
+) -> tuple[str, ...]:
+    """A tactic's ``converters`` list, checked against the converter registry and its frames."""
+    from ares_rlhf.converters import check_chain
+
+    specs = entry.get("converters", [])
+    if not isinstance(specs, list) or any(not isinstance(c, str) or not c.strip() for c in specs):
+        raise CatalogError(f"{name}: {where}.converters: must be a list of converter names")
+    for i, spec in enumerate(specs):
+        if "," in spec:
+            raise CatalogError(
+                f"{name}: {where}.converters[{i}]: one converter per item (got {spec!r})"
+            )
+        try:
+            check_chain([spec])
+        except ConfigError as error:
+            raise CatalogError(f"{name}: {where}.converters[{i}]: {error}") from None
+    for i, frame in enumerate(fragments["frames"]):
+        used = set(_SLOT_PATTERN.findall(frame))
+        if specs and "request_converted" not in used:
+            raise CatalogError(
+                f"{name}: {where}.frames[{i}]: a tactic with converters must place "
+                "{request_converted} in every frame"
+            )
+        if not specs and used & CONVERTER_SLOTS:
+            slot = sorted(used & CONVERTER_SLOTS)[0]
+            raise CatalogError(
+                f"{name}: {where}.frames[{i}]: {{{slot}}} needs a 'converters' list on the tactic"
+            )
+    return tuple(s.strip() for s in specs)
 
 
 def _merge_file(catalog: Catalog, data: Any, name: str) -> None:
