@@ -26,6 +26,13 @@ from ares_rlhf.records import (
     Probe,
     RewardScores,
 )
+from ares_rlhf.store.files import (
+    make_run_dir,
+    remove_empty_dirs,
+    remove_store_files,
+    sqlite_header_problem,
+)
+from ares_rlhf.store.lock import RunLock
 
 SCHEMA_VERSION = 1
 DB_NAME = "ares.db"
@@ -189,67 +196,131 @@ def _row_probe(row: sqlite3.Row) -> Probe:
 class RunStore:
     """A run folder's SQLite store. Use :meth:`create` for a new run and :meth:`open` to reopen one."""
 
-    def __init__(self, run_dir: Path, connection: sqlite3.Connection) -> None:
+    def __init__(
+        self, run_dir: Path, connection: sqlite3.Connection, lock: RunLock | None = None
+    ) -> None:
         self.run_dir = run_dir
         self._db = connection
+        self._lock = lock
 
     # -- opening -----------------------------------------------------------------------------
     @staticmethod
     def _connect(path: Path) -> sqlite3.Connection:
-        db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("PRAGMA foreign_keys=ON")
+        db = None
+        try:
+            db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.Error as error:
+            if db is not None:
+                db.close()
+            raise StoreError(f"{path}: not a readable ARES run store ({error})") from None
         return db
 
     @classmethod
     def create(cls, run_dir: str | Path, config: dict[str, Any]) -> RunStore:
-        """Create a new run folder and its store; refuses a folder that already holds a run."""
+        """Create a new run folder and its store, holding the run lock until :meth:`close`.
+
+        Refuses a folder that already holds a run. A create that fails removes what it made
+        (store files, lock file, folders) and nothing that was there before.
+        """
         run_dir = Path(run_dir)
         db_path = run_dir / DB_NAME
         if db_path.exists():
             raise StoreError(f"{run_dir}: already holds a run store; use --resume to continue it")
-        run_dir.mkdir(parents=True, exist_ok=True)
-        db = cls._connect(db_path)
-        store = cls(run_dir, db)
-        with store.transaction():
-            # executescript() would commit on its own, so the schema runs statement by statement.
-            for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
-                db.execute(statement)
-            db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            db.execute("INSERT INTO meta VALUES ('created_at', ?)", (str(time.time()),))
-            db.execute(
-                "INSERT INTO meta VALUES ('config', ?)", (json.dumps(config, ensure_ascii=False),)
-            )
+        made = make_run_dir(run_dir)
+        lock = RunLock(run_dir)
+        lock_existed = lock.path.exists()
+        db = None
+        try:
+            lock.acquire()
+            if db_path.exists():  # another process created the run while we waited for the lock
+                raise StoreError(
+                    f"{run_dir}: already holds a run store; use --resume to continue it"
+                )
+            db = cls._connect(db_path)
+            store = cls(run_dir, db, lock)
+            with store.transaction():
+                # executescript() would commit on its own, so the schema runs statement by statement.
+                for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
+                    db.execute(statement)
+                db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                db.execute("INSERT INTO meta VALUES ('created_at', ?)", (str(time.time()),))
+                db.execute(
+                    "INSERT INTO meta VALUES ('config', ?)",
+                    (json.dumps(config, ensure_ascii=False),),
+                )
+        except BaseException as error:
+            if db is not None:
+                db.close()
+            if lock.held:
+                remove_store_files(db_path)
+                lock.release()
+                if not lock_existed:
+                    lock.path.unlink(missing_ok=True)
+            remove_empty_dirs(made)
+            if isinstance(error, sqlite3.Error):
+                raise StoreError(f"{db_path}: cannot create the run store ({error})") from None
+            raise
         return store
 
     @classmethod
-    def open(cls, run_dir: str | Path) -> RunStore:
-        """Reopen an existing run; refuses a store written by a newer ARES (higher schema version)."""
+    def open(cls, run_dir: str | Path, *, writer: bool = False) -> RunStore:
+        """Reopen an existing run; refuses a store written by a newer ARES (higher schema version).
+
+        ``writer=True`` takes the run lock (held until :meth:`close`): a second writer is refused
+        with a ``StoreError`` naming the holder. Readers take no lock.
+        """
         run_dir = Path(run_dir)
         db_path = run_dir / DB_NAME
         if not db_path.is_file():
             raise StoreError(f"{run_dir}: not an ARES run folder (no {DB_NAME})")
-        db = cls._connect(db_path)
+        header_problem = sqlite_header_problem(db_path)  # before SQLite may write to the file
+        if header_problem is not None:
+            raise StoreError(f"{db_path}: {header_problem}")
+        lock = RunLock(run_dir).acquire() if writer else None
+        try:
+            db = cls._connect(db_path)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
         try:
             row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            problem = None
+            if row is None:
+                problem = "has no schema version; not an ARES run store"
+            elif not str(row["value"]).strip().isdigit():
+                problem = (
+                    f"schema version {row['value']!r} is not a whole number; not an ARES run store"
+                )
+            elif int(row["value"]) > SCHEMA_VERSION:
+                problem = (
+                    f"schema version {int(row['value'])} is newer than this ARES supports "
+                    f"({SCHEMA_VERSION}); upgrade ares-rlhf"
+                )
         except sqlite3.DatabaseError as error:
+            problem = f"not a readable ARES run store ({error})"
+        if problem is not None:
             db.close()
-            raise StoreError(f"{db_path}: not a readable ARES run store ({error})") from None
-        if row is None:
-            db.close()
-            raise StoreError(f"{db_path}: has no schema version; not an ARES run store")
-        version = int(row["value"])
-        if version > SCHEMA_VERSION:
-            db.close()
-            raise StoreError(
-                f"{db_path}: schema version {version} is newer than this ARES supports ({SCHEMA_VERSION}); upgrade ares-rlhf"
-            )
-        return cls(run_dir, db)
+            if lock is not None:
+                lock.release()
+            raise StoreError(f"{db_path}: {problem}")
+        return cls(run_dir, db, lock)
+
+    @property
+    def db_path(self) -> Path:
+        return Path(self.run_dir) / DB_NAME
 
     def close(self) -> None:
-        self._db.close()
+        """Close the database and release the run lock (if this store holds it)."""
+        try:
+            self._db.close()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
 
     def __enter__(self) -> RunStore:
         return self
@@ -264,7 +335,8 @@ class RunStore:
         try:
             yield self._db
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # SQLite may already have rolled back (e.g. disk full)
+                self._db.execute("ROLLBACK")
             raise
         else:
             self._db.execute("COMMIT")
@@ -282,7 +354,15 @@ class RunStore:
 
     def config(self) -> dict[str, Any]:
         """The run config as stored when the run was created."""
-        return json.loads(self._meta("config"))
+        try:
+            config = json.loads(self._meta("config"))
+        except ValueError as error:
+            raise StoreError(
+                f"{self.db_path}: the stored run config is corrupt ({error})"
+            ) from None
+        if not isinstance(config, dict):
+            raise StoreError(f"{self.db_path}: the stored run config is not a mapping")
+        return config
 
     # -- probes ----------------------------------------------------------------------------------
     def add_probes(self, probes: Iterable[Probe]) -> int:
@@ -324,7 +404,14 @@ class RunStore:
         else:
             cursor = self._db.execute("SELECT * FROM probes WHERE phase=? ORDER BY seq", (phase,))
         for row in cursor:
-            yield _row_probe(row)
+            try:
+                probe = _row_probe(row)
+            except (ValueError, TypeError, KeyError) as error:
+                raise StoreError(
+                    f"{self.db_path}: probe row {row['seq']} is corrupt ({error}); "
+                    "nothing was changed"
+                ) from None
+            yield probe
 
     def count_probes(self, phase: str | None = "discovery") -> int:
         if phase is None:
@@ -353,7 +440,12 @@ class RunStore:
 
     def get_state(self, key: str, default: Any = None) -> Any:
         row = self._db.execute("SELECT value FROM state WHERE key=?", (key,)).fetchone()
-        return default if row is None else json.loads(row["value"])
+        if row is None:
+            return default
+        try:
+            return json.loads(row["value"])
+        except ValueError as error:
+            raise StoreError(f"{self.db_path}: stored state {key!r} is corrupt ({error})") from None
 
     # -- artifacts -------------------------------------------------------------------------------
     def add_artifact(self, artifact: Artifact) -> Artifact:
@@ -375,10 +467,17 @@ class RunStore:
             rows = self._db.execute("SELECT * FROM artifacts ORDER BY id")
         else:
             rows = self._db.execute("SELECT * FROM artifacts WHERE kind=? ORDER BY id", (kind,))
-        return [
-            Artifact(r["kind"], r["path"], json.loads(r["data"]), r["created_at"], r["id"])
-            for r in rows
-        ]
+        found = []
+        for r in rows:
+            try:
+                found.append(
+                    Artifact(r["kind"], r["path"], json.loads(r["data"]), r["created_at"], r["id"])
+                )
+            except ValueError as error:
+                raise StoreError(
+                    f"{self.db_path}: artifact {r['id']} ({r['kind']}) is corrupt ({error})"
+                ) from None
+        return found
 
     def latest_artifact(self, kind: str) -> Artifact | None:
         found = self.artifacts(kind)
