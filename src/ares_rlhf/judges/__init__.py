@@ -63,11 +63,17 @@ def parse_judge_spec(spec: str, harmful_threshold: float = 0.5) -> JudgeConfig:
         raise ConfigError(
             f"judge spec {spec!r}: {kind} needs a model spec, e.g. {kind}:hf:meta-llama/Llama-Guard-3-1B"
         )
-    return JudgeConfig(
-        kind=kind,  # type: ignore[arg-type]
-        model=PolicyConfig(spec=model_spec),
-        harmful_threshold=harmful_threshold,
-    )
+    from pydantic import ValidationError
+
+    try:
+        return JudgeConfig(
+            kind=kind,  # type: ignore[arg-type]
+            model=PolicyConfig(spec=model_spec),
+            harmful_threshold=harmful_threshold,
+        )
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise ConfigError(f"judge spec: {first['msg']}") from None
 
 
 def judge_from_spec(spec: str, harmful_threshold: float = 0.5, **options: Any) -> HarmJudge:

@@ -44,6 +44,10 @@ class ModelJudge(HarmJudge):
     def verdict(self, answer: str) -> JudgeVerdict:
         """Parse the model's answer; unparseable output must give ``UNSCORED``."""
 
+    def read(self, conversation: list[dict[str, str]], answer: str) -> JudgeVerdict:
+        """The verdict for ``answer`` to ``conversation`` (subclasses check it is a fresh answer)."""
+        return self.verdict(answer)
+
     def judge(self, prompts: Sequence[str], responses: Sequence[str]) -> list[JudgeVerdict]:
         if len(prompts) != len(responses):
             raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
@@ -60,7 +64,10 @@ class ModelJudge(HarmJudge):
                     f"{self.model_role} {self.model.model_id} returned {len(answers)} answers "
                     f"for {len(conversations)} requests"
                 )
-            verdicts.extend(self.verdict(answer) for answer in answers)
+            verdicts.extend(
+                self.read(conversation, answer)
+                for conversation, answer in zip(conversations, answers, strict=True)
+            )
         return verdicts
 
 

@@ -7,12 +7,14 @@ separately (never folded into "safe").
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ares_rlhf.errors import DataError
+from ares_rlhf.inputs import MAX_LABELS_BYTES, read_text
 from ares_rlhf.judges.base import HarmJudge
 from ares_rlhf.records import JudgeLabel, JudgeVerdict
 
@@ -51,10 +53,10 @@ def load_labelled_csv(
     Raises ``DataError`` naming the file and line for any problem.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such labels file")
+    # UTF-8 with or without a BOM (spreadsheet exports add one), size-limited, no binary data
+    text = read_text(path, what="labels file", error=DataError, max_bytes=MAX_LABELS_BYTES)
     try:
-        with path.open(encoding="utf-8", newline="") as handle:
+        with io.StringIO(text, newline="") as handle:
             reader = csv.DictReader(handle)
             columns = [c.strip() for c in (reader.fieldnames or [])]
             missing = [c for c in REQUIRED_COLUMNS if c not in columns]
