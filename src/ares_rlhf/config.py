@@ -6,13 +6,30 @@ Choices the ARES paper leaves open are documented on the fields and in ``docs/de
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ares_rlhf.errors import ConfigError
+from ares_rlhf.inputs import MAX_CONFIG_BYTES, excerpt, one_line, parse_yaml, read_text
+
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def url_has_credentials(spec: str) -> bool:
+    """Whether a model spec's URL carries ``user:password@`` (``openai:http://u:p@host/v1``)."""
+    _, _, target = spec.partition(":")
+    if "://" not in target:
+        return False
+    try:
+        parts = urlsplit(target.partition("#")[0])
+        return parts.username is not None or parts.password is not None
+    except ValueError:
+        return "@" in target.partition("://")[2].partition("/")[0]
 
 
 class _Strict(BaseModel):
@@ -52,6 +69,12 @@ class ModelConfig(_Strict):
         if ":" not in value:
             raise ValueError(
                 "must look like SCHEME:TARGET, e.g. hf:Qwen/Qwen3-1.7B or sim:arena.yaml"
+            )
+        if url_has_credentials(value):
+            raise ValueError(
+                "the URL holds credentials (user:password@), which would be stored in the run "
+                "folder; remove them and put the API key in the environment variable named by "
+                "options.api_key_env (default OPENAI_API_KEY)"
             )
         return value
 
@@ -196,7 +219,7 @@ class VerifyConfig(_Strict):
 class RunConfig(_Strict):
     """One ARES run: the system under test, the attack, the budget and the repair."""
 
-    name: str = Field("ares-run", min_length=1)
+    name: str = Field("ares-run", min_length=1, max_length=100)
     seed: int = 0
     output_dir: Path = Path("runs")
     catalog: list[str] = Field(
@@ -219,6 +242,16 @@ class RunConfig(_Strict):
     def _catalog_list(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        if not _NAME_PATTERN.match(value) or ".." in value:
+            raise ValueError(
+                "must be a plain folder name (letters, digits, '.', '_', '-'; no '/', '\\' or "
+                "'..'): the run folder is OUTPUT_DIR/NAME-<timestamp>"
+            )
+        return value
+
 
 def _format_validation_error(source: str, error: ValidationError) -> str:
     first = error.errors()[0]
@@ -228,8 +261,8 @@ def _format_validation_error(source: str, error: ValidationError) -> str:
     got = first.get("input")
     got_text = ""
     if first["type"] not in ("missing",) and not isinstance(got, dict | list):
-        got_text = f", got {got!r}"
-    return f"{source}: {path}: {first['msg']}{got_text}{suffix}"
+        got_text = f", got {excerpt(got)}"
+    return one_line(f"{source}: {path}: {first['msg']}{got_text}{suffix}")
 
 
 def parse_config(data: Any, source: str = "<config>", base_dir: Path | None = None) -> RunConfig:
@@ -293,16 +326,8 @@ def _resolve_paths(config: RunConfig, base_dir: Path) -> RunConfig:
 def load_config(path: str | Path) -> RunConfig:
     """Read and validate a run config file; raises ``ConfigError`` naming the file and field."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such config file")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(
-            f"{path}: not valid YAML{where}: {getattr(error, 'problem', error)}"
-        ) from None
+    text = read_text(path, what="config file", error=ConfigError, max_bytes=MAX_CONFIG_BYTES)
+    data = parse_yaml(text, str(path), ConfigError)
     return parse_config(data, source=str(path), base_dir=path.parent)
 
 

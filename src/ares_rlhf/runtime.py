@@ -1,4 +1,15 @@
-"""Process-level settings that make CPU training and generation faster.
+"""Process-level settings: the allocator, network egress, and the command that resumes a run.
+
+**Egress.** :func:`configure_egress` switches huggingface_hub, transformers and datasets to
+offline mode and turns telemetry off (huggingface_hub's, which TRL's trainer ping goes
+through; TRL has no switch of its own) before any of them is imported. Hub access is opt-in:
+``ares --allow-hub COMMAND`` or ``ARES_ALLOW_HUB=1``; telemetry stays off either way. Only the
+configured endpoints (``openai:`` URLs) are then reached.
+
+**Resume hint.** A command that works in a run folder registers the command that continues
+it (:func:`set_resume_command`); the CLI prints it when the command is interrupted or fails.
+
+**Allocator.**
 
 A language model with a large vocabulary (Gemma's 262k tokens) allocates and frees logits
 tensors of hundreds of megabytes at every step. glibc's ``malloc`` serves blocks that large with
@@ -13,6 +24,8 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
+import sys
+from collections.abc import MutableMapping
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -47,3 +60,81 @@ def tune_allocator() -> bool:
     trim_ok = libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES) == 1
     _tuned = mmap_ok and trim_ok
     return _tuned
+
+
+# -- egress -----------------------------------------------------------------------------------
+HUB_OPT_IN_VARIABLE = "ARES_ALLOW_HUB"
+HUB_OPT_IN_HINT = (
+    "Hugging Face hub access is off by default; to download hub models or datasets run "
+    "'ares --allow-hub COMMAND ...' or set ARES_ALLOW_HUB=1"
+)
+OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")
+"""Offline switches of huggingface_hub, transformers and datasets (set unless hub access is on)."""
+NO_TELEMETRY_VARIABLES = ("HF_HUB_DISABLE_TELEMETRY", "DISABLE_TELEMETRY", "DO_NOT_TRACK")
+"""Telemetry switches (huggingface_hub's send_telemetry, used by TRL's trainers): always set."""
+HUB_MODULES = ("huggingface_hub", "transformers", "datasets", "trl")
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def hub_allowed(environ: MutableMapping[str, str] | None = None) -> bool:
+    """Whether the user opted in to Hugging Face hub access (``ARES_ALLOW_HUB=1``)."""
+    return _truthy((os.environ if environ is None else environ).get(HUB_OPT_IN_VARIABLE))
+
+
+def configure_egress(
+    allow_hub: bool | None = None, environ: MutableMapping[str, str] | None = None
+) -> dict[str, str]:
+    """Set the offline and no-telemetry switches; returns the variables set.
+
+    ``allow_hub=None`` reads ``ARES_ALLOW_HUB``. Offline mode overrides a user's
+    ``HF_HUB_OFFLINE=0``: opting in goes through ARES's own switch. Libraries read these
+    variables when imported, so call this before importing them (the CLI does it first).
+    """
+    env = os.environ if environ is None else environ
+    allow = hub_allowed(env) if allow_hub is None else allow_hub
+    wanted = {name: "1" for name in NO_TELEMETRY_VARIABLES}
+    if allow:
+        env[HUB_OPT_IN_VARIABLE] = "1"  # child processes (accelerate launch...) inherit it
+    else:
+        wanted.update({name: "1" for name in OFFLINE_VARIABLES})
+    env.update(wanted)
+    return wanted
+
+
+def hub_libraries_imported() -> list[str]:
+    """Hub-aware libraries already imported (they read the switches at import time)."""
+    return [name for name in HUB_MODULES if name in sys.modules]
+
+
+def offline_hint() -> str:
+    """What to tell a user whose hub id could not load: how to opt in (or that it is on)."""
+    if hub_allowed():
+        return "hub access is on (ARES_ALLOW_HUB): check the id, your network and HF_TOKEN"
+    return HUB_OPT_IN_HINT
+
+
+# -- resume hint ------------------------------------------------------------------------------
+_resume_command: str | None = None
+_failure_note: str | None = None
+
+
+def set_resume_command(command: str | None, *, note: str | None = None) -> None:
+    """Register the command that continues the current run (``None`` clears it).
+
+    ``note`` replaces the resume advice, e.g. when a failed start removed its run folder.
+    """
+    global _resume_command, _failure_note
+    _resume_command, _failure_note = command, note
+
+
+def resume_command() -> str | None:
+    """The command registered by :func:`set_resume_command`, if any."""
+    return _resume_command
+
+
+def failure_note() -> str | None:
+    """The note registered with :func:`set_resume_command`, if any."""
+    return _failure_note

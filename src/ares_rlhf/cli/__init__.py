@@ -2,19 +2,32 @@
 
 Each sub-command lives in the module of its stage and is imported only when it runs, so
 ``ares --help`` stays fast. A command module provides ``add_arguments(parser)`` and
-``run(args) -> int``. User errors (``AresUserError``) print one line and exit with code 2.
+``run(args) -> int``. Errors in the user's input or environment print one line and exit with
+code 2; bugs show a traceback and exit with 1 (see ``cli/failure.py``). Before any command is
+imported, the offline and no-telemetry switches are set (``runtime.configure_egress``).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 from ares_rlhf import __version__
-from ares_rlhf.errors import AresUserError
-from ares_rlhf.runtime import tune_allocator
+from ares_rlhf.cli.failure import DEBUG_VARIABLE, describe_failure, exit_code
+from ares_rlhf.errors import AresUserError, BackendError
+from ares_rlhf.runtime import (
+    configure_egress,
+    failure_note,
+    resume_command,
+    set_resume_command,
+    tune_allocator,
+)
+
+GLOBAL_FLAGS = ("--allow-hub", "--debug")
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -47,8 +60,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with usage errors on one line (``ares CMD: error: ... (see --help)``), exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def _top_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="ares",
         description="ARES: adaptive red-teaming and end-to-end repair of a policy + reward-model system.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -57,12 +77,42 @@ def _top_parser() -> argparse.ArgumentParser:
         + "\n\nrun 'ares COMMAND --help' for a command's options",
     )
     parser.add_argument("--version", action="version", version=f"ares-rlhf {__version__}")
+    parser.add_argument(
+        "--allow-hub",
+        action="store_true",
+        help="let hub model ids and datasets download from the Hugging Face hub "
+        "(also ARES_ALLOW_HUB=1); off by default: no network except configured endpoints",
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help=f"show tracebacks for one-line errors too (also {DEBUG_VARIABLE}=1)",
+    )
     parser.add_argument("command", nargs="?", choices=list(COMMANDS), metavar="COMMAND")
     return parser
 
 
+def _continue_hint(error: BaseException | None = None) -> str:
+    """The advice that ends a failure line: how to continue the run (or what was removed).
+
+    Only for failures that rerunning can get past (an interruption, a server or disk problem, a
+    bug); a bad input (config, catalog, store contents) must be fixed first.
+    """
+    note, command = failure_note(), resume_command()
+    if note:
+        return f"; {note}"
+    if command is None or (
+        isinstance(error, AresUserError) and not isinstance(error, BackendError)
+    ):
+        return ""
+    return f"; everything written so far is kept; to continue: {command}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    flags = set()
+    while argv and argv[0] in GLOBAL_FLAGS:
+        flags.add(argv.pop(0))
     top = _top_parser()
     if not argv or argv[0].startswith("-"):
         top.parse_args(argv)  # handles --help / --version, then exits
@@ -71,20 +121,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     name = argv[0]
     if name not in COMMANDS:
         top.error(f"unknown command {name!r}; choose from {', '.join(COMMANDS)}")
+    configure_egress(allow_hub=True if "--allow-hub" in flags else None)
+    debug = "--debug" in flags or os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
     module_name, help_text = COMMANDS[name]
     tune_allocator()
+    set_resume_command(None)
     module = importlib.import_module(module_name)
-    parser = argparse.ArgumentParser(prog=f"ares {name}", description=help_text)
+    parser = OneLineParser(prog=f"ares {name}", description=help_text)
     module.add_arguments(parser)
     args = parser.parse_args(argv[1:])
     try:
         return int(module.run(args) or 0)
-    except AresUserError as error:
-        print(f"ares {name}: error: {error}", file=sys.stderr)
-        return error.exit_code
+    except BrokenPipeError:  # the reader of our output went away (`ares report RUN | head`)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
-        print(f"ares {name}: interrupted; everything written so far is kept", file=sys.stderr)
+        hint = _continue_hint() or "; everything written so far is kept"
+        print(f"ares {name}: interrupted{hint}", file=sys.stderr)
         return 130
+    except Exception as error:
+        message = describe_failure(error)
+        if message is None or debug:
+            traceback.print_exc()
+        if message is None:
+            print(
+                f"ares {name}: internal error ({type(error).__name__}): this is a bug in ARES, "
+                f"please report it with the traceback above{_continue_hint()}",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"ares {name}: error: {message}{_continue_hint(error)}", file=sys.stderr)
+        return exit_code(error)
 
 
 if __name__ == "__main__":

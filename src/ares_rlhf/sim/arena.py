@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from ares_rlhf.errors import CatalogError, DataError
+from ares_rlhf.inputs import MAX_ARENA_BYTES, parse_yaml, read_text
 from ares_rlhf.records import COMPONENT_TYPES, ComponentSpec
 from ares_rlhf.taxonomy import BUILTIN, Catalog, load_catalog
 
@@ -39,6 +39,8 @@ SYSTEMIC_THRESHOLD = 0.5
 _TOP_KEYS = {"name", "seed", "catalog", "base", "regions", "description"}
 _REGION_KEYS = {"id", "when", "policy_fail", "rm_fail", "description"}
 _PROBABILITIES = ("policy_fail", "rm_fail")
+MAX_REGION_CELLS = 200_000_000
+"""Regions x combinations (one byte each in the arena's region mask)."""
 
 
 @dataclass(frozen=True)
@@ -277,6 +279,11 @@ def parse_arena(
         entries = []
     if not isinstance(entries, list):
         raise DataError(f"{name}: regions: must be a list")
+    if len(entries) * catalog.combination_count > MAX_REGION_CELLS:
+        raise DataError(
+            f"{name}: regions: {len(entries):,} regions over {catalog.combination_count:,} "
+            f"combinations is over the limit of {MAX_REGION_CELLS:,} region-combination cells"
+        )
     regions: list[Region] = []
     seen: set[str] = set()
     for i, entry in enumerate(entries):
@@ -346,11 +353,8 @@ def load_arena(arena: str | Path) -> Arena:
     key = (str(path), path.stat().st_mtime)
     if key in _CACHE:
         return _CACHE[key]
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise DataError(f"{path}: not valid YAML: {error}") from None
+    text = read_text(path, what="arena file", error=DataError, max_bytes=MAX_ARENA_BYTES)
+    data = parse_yaml(text, str(path), DataError)
     loaded = parse_arena(data, str(path), base_dir=path.parent)
     _CACHE[key] = loaded
     return loaded

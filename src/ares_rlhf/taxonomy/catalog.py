@@ -15,9 +15,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ares_rlhf.errors import CatalogError, ConfigError
+from ares_rlhf.inputs import MAX_CATALOG_BYTES, parse_yaml, read_text
 from ares_rlhf.records import COMPONENT_TYPES, ComponentSpec
 
 SECTION_OF_TYPE = {"topic": "topics", "persona": "personas", "tactic": "tactics", "goal": "goals"}
@@ -43,6 +42,14 @@ OPTIONAL_LIST_FIELDS = {"topic": ("categories",), "tactic": ("converters",)}
 _ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 _SLOT_PATTERN = re.compile(r"\{([^{}]*)\}")
 BUILTIN = "builtin"
+MAX_FRAGMENT_CHARS = 4000
+"""Characters in one text fragment (the shipped catalog's longest has 231)."""
+MAX_DESCRIPTION_CHARS = 1000
+MAX_FRAGMENTS = 500
+"""Fragments in one list of one component."""
+MAX_COMPONENTS_PER_TYPE = 2000
+MAX_COMBINATIONS = 5_000_000
+"""Combinations of the merged catalog (the shipped one has 10,530)."""
 
 
 @dataclass(frozen=True)
@@ -128,13 +135,17 @@ def _read_source(source: str | Path) -> tuple[Any, str]:
         text, name = _builtin_text()
     else:
         path = Path(source)
-        if not path.is_file():
-            raise CatalogError(f"{path}: no such catalog file")
-        text, name = path.read_text(encoding="utf-8"), str(path)
-    try:
-        return yaml.safe_load(text), name
-    except yaml.YAMLError as error:
-        raise CatalogError(f"{name}: not valid YAML: {error}") from None
+        text = read_text(path, what="catalog file", error=CatalogError, max_bytes=MAX_CATALOG_BYTES)
+        name = str(path)
+    return parse_yaml(text, name, CatalogError), name
+
+
+def _check_length(text: str, limit: int, name: str, where: str) -> None:
+    if len(text) > limit:
+        raise CatalogError(
+            f"{name}: {where}: {len(text):,} characters is over the limit of {limit:,} "
+            "(fragments are composed into prompts; keep them short)"
+        )
 
 
 def _parse_component(ctype: str, entry: Any, where: str, name: str) -> tuple[Component, bool]:
@@ -165,6 +176,7 @@ def _parse_component(ctype: str, entry: Any, where: str, name: str) -> tuple[Com
     description = entry.get("description")
     if not isinstance(description, str) or not description.strip():
         raise CatalogError(f"{name}: {where}.description: must be a non-empty string")
+    _check_length(description, MAX_DESCRIPTION_CHARS, name, f"{where}.description")
     fragments: dict[str, tuple[str, ...]] = {}
     for fname, slots in FRAGMENT_SLOTS[ctype].items():
         values = entry.get(fname)
@@ -172,9 +184,15 @@ def _parse_component(ctype: str, entry: Any, where: str, name: str) -> tuple[Com
             raise CatalogError(
                 f"{name}: {where}.{fname}: must be a non-empty list of text fragments"
             )
+        if len(values) > MAX_FRAGMENTS:
+            raise CatalogError(
+                f"{name}: {where}.{fname}: {len(values):,} fragments is over the limit of "
+                f"{MAX_FRAGMENTS:,}"
+            )
         for i, value in enumerate(values):
             if not isinstance(value, str) or not value.strip():
                 raise CatalogError(f"{name}: {where}.{fname}[{i}]: must be a non-empty string")
+            _check_length(value, MAX_FRAGMENT_CHARS, name, f"{where}.{fname}[{i}]")
             for slot in _SLOT_PATTERN.findall(value):
                 if slot not in slots:
                     allowed_slots = ", ".join("{" + s + "}" for s in sorted(slots)) or "none"
@@ -246,6 +264,11 @@ def _merge_file(catalog: Catalog, data: Any, name: str) -> None:
             entries = []
         if not isinstance(entries, list):
             raise CatalogError(f"{name}: {section}: must be a list")
+        if len(entries) > MAX_COMPONENTS_PER_TYPE:
+            raise CatalogError(
+                f"{name}: {section}: {len(entries):,} entries is over the limit of "
+                f"{MAX_COMPONENTS_PER_TYPE:,}"
+            )
         seen: set[str] = set()
         for index, entry in enumerate(entries):
             component, override = _parse_component(ctype, entry, f"{section}[{index}]", name)
@@ -279,4 +302,10 @@ def load_catalog(sources: Sequence[str | Path] = (BUILTIN,)) -> Catalog:
             raise CatalogError(
                 f"{', '.join(catalog.sources)}: the merged catalog has no {SECTION_OF_TYPE[ctype]}; every type needs at least one"
             )
+    if catalog.combination_count > MAX_COMBINATIONS:
+        raise CatalogError(
+            f"{', '.join(catalog.sources)}: the merged catalog has {catalog.combination_count:,} "
+            f"combinations, over the limit of {MAX_COMBINATIONS:,} (search keeps a table per "
+            "combination); use fewer components"
+        )
     return catalog

@@ -58,12 +58,14 @@ def _adapter_base(folder: Path) -> str | None:
 
 
 def _load_error(target: str, exc: Exception) -> BackendError:
+    from ares_rlhf.runtime import hub_allowed, offline_hint
+
     offline = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE")
     hint = (
-        " (offline mode is on: HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE is set, so only local folders "
-        "and models already in the Hugging Face cache can load)"
-        if offline
-        else " (check the hub id, your network/HF_TOKEN, or set HF_HUB_OFFLINE=1 and use a local folder)"
+        " (offline: only local folders and models already in the Hugging Face cache load; "
+        f"{offline_hint()})"
+        if offline not in (None, "", "0") and not hub_allowed()
+        else " (check the hub id, your network/HF_TOKEN, or use a local folder)"
     )
     first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return BackendError(f"hf backend: cannot load {target!r}{hint}: {first_line}")
