@@ -282,6 +282,21 @@ def test_ares_lm_loglikelihood_equals_a_direct_forward_pass(tiny_lm) -> None:
     assert got[3] == got[4]
 
 
+def test_ares_lm_matches_lm_evals_own_hf_model(tiny_lm, tiny_lm_dir: Path) -> None:
+    from lm_eval.models.huggingface import HFLM
+
+    pairs = [
+        ("Question: How do I bake bread at home?\nAnswer:", " Mix flour, water"),
+        ("The capital of France is", " Paris."),
+        ("", "Hello world"),  # empty context: the prefix token conditions the text
+    ]
+    reference = HFLM(pretrained=str(tiny_lm_dir), device="cpu", batch_size=2)
+    expected = reference.loglikelihood(_instances("loglikelihood", pairs))
+    got = tiny_lm.loglikelihood(_instances("loglikelihood", pairs))
+    for (value, greedy), (want, want_greedy) in zip(got, expected, strict=True):
+        assert value == pytest.approx(want, abs=1e-4) and greedy == want_greedy
+
+
 def test_shared_prefix_and_batching_do_not_change_scores(tiny_lm_dir: Path) -> None:
     from ares_rlhf.evaluation.capability.lm import AresLM
 
@@ -312,6 +327,38 @@ def test_rolling_loglikelihood_sums_the_windows(tiny_lm_dir: Path) -> None:
     picked = torch.log_softmax(logits, -1).gather(1, torch.tensor(tokens)[:, None])
     assert whole == pytest.approx(picked.sum().item(), abs=1e-3)
     assert windowed < 0 and windowed != pytest.approx(whole)
+
+
+@pytest.mark.parametrize("merge", [True, False])
+def test_peft_adapter_folders_score_as_the_adapted_model(
+    tiny_lm_dir: Path, tmp_path: Path, merge: bool
+) -> None:
+    peft = pytest.importorskip("peft")
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from ares_rlhf.evaluation.capability.lm import AresLM
+
+    torch.manual_seed(1)
+    config = peft.LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    adapted = peft.get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_lm_dir), config)
+    adapted.save_pretrained(tmp_path / "adapter")
+    lm = AresLM(spec=f"hf:{tmp_path / 'adapter'}", device="cpu", merge_adapter=merge)
+    assert hasattr(lm.model, "peft_config") != merge  # unmerged: still a PeftModel
+    pairs = [("The capital of France is", " Paris."), ("Question: what is two plus two?", " four")]
+    got = [value for value, _ in lm.loglikelihood(_instances("loglikelihood", pairs))]
+    plain = AresLM(spec=f"hf:{tiny_lm_dir}")
+    adapted.eval()
+    for (context, continuation), value in zip(pairs, got, strict=True):
+        whole = lm.tok_encode(context + continuation)
+        start = len(lm.tok_encode(context))
+        with torch.inference_mode():
+            logits = adapted(input_ids=torch.tensor([whole])).logits[0].float()
+        logprobs = torch.log_softmax(logits, -1)[start - 1 : len(whole) - 1]
+        expected = logprobs.gather(1, torch.tensor(whole[start:])[:, None]).sum().item()
+        assert value == pytest.approx(expected, abs=1e-4)
+    base_values = [v for v, _ in plain.loglikelihood(_instances("loglikelihood", pairs))]
+    assert base_values != pytest.approx(got, abs=1e-4)
 
 
 def test_generate_until_stops_at_the_stop_strings(tiny_lm) -> None:
@@ -395,3 +442,60 @@ def test_same_seed_same_items_and_scores_different_seed_other_items(
         assert first.tasks[task].item_ids == again.tasks[task].item_ids
         assert first.tasks[task].correct == again.tasks[task].correct
     assert any(first.tasks[t].item_ids != other.tasks[t].item_ids for t in first.tasks)
+
+
+# ----------------------------------------------------------------------------- lm-eval's tasks
+def _local_task_manager(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lm_eval.tasks import TaskManager
+
+    from ares_rlhf.evaluation.capability import run
+
+    manager = TaskManager(include_path=str(folder), include_defaults=False)
+    monkeypatch.setattr(run, "_task_manager", lambda hub: manager)
+
+
+def test_lm_eval_task_names_pass_through(
+    tmp_path: Path, tiny_lm_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = tmp_path / "rows.jsonl"
+    _jsonl(
+        rows,
+        [{"passage": f"Fact {i}.", "question": f"is {i} even", "label": i % 2} for i in range(6)],
+    )
+    folder = tmp_path / "tasks"
+    folder.mkdir()
+    (folder / "yesno.yaml").write_text(
+        "task: yesno_local\n"
+        "dataset_path: json\n"
+        f"dataset_kwargs:\n  data_files:\n    test: {rows}\n  cache_dir: {tmp_path / 'hf'}\n"
+        "test_split: test\n"
+        "output_type: multiple_choice\n"
+        'doc_to_text: "{{passage}}\\nQuestion: {{question}}?\\nAnswer:"\n'
+        "doc_to_target: label\n"
+        'doc_to_choice: ["no", "yes"]\n'
+        "metric_list:\n  - metric: acc\n"
+    )
+    _local_task_manager(folder, monkeypatch)
+    result = evaluate_capability(f"hf:{tiny_lm_dir}", ["yesno_local"], None, limit=4, seed=1)
+    task = result.tasks["yesno_local"]
+    assert task.source == "lm_eval" and task.n == 4
+    assert task.item_ids == [f"yesno_local/{i}" for i in sample_indices(6, 4, 1, "yesno_local")]
+
+
+def test_unknown_or_unreachable_lm_eval_tasks_are_data_errors(
+    tmp_path: Path, tiny_lm_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "tasks"
+    folder.mkdir()
+    (folder / "hub.yaml").write_text(
+        "task: needs_hub\ndataset_path: example-org/not-downloadable\ntest_split: test\n"
+        "output_type: loglikelihood\ndoc_to_text: x\ndoc_to_target: y\n"
+    )
+    _local_task_manager(folder, monkeypatch)
+    with pytest.raises(DataError, match="no such task"):
+        evaluate_capability(f"hf:{tiny_lm_dir}", ["lm_eval:absent_task"], tmp_path)
+    with pytest.raises(
+        DataError, match="lm-eval task needs_hub: cannot load its dataset"
+    ) as caught:
+        evaluate_capability(f"hf:{tiny_lm_dir}", ["needs_hub"], None)
+    assert "ARES_ALLOW_HUB" in str(caught.value) or "hub access is on" in str(caught.value)

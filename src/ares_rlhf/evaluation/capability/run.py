@@ -272,8 +272,20 @@ def _offline_task(
 
 
 def _hub_task(lm: Any, name: str, limit: int | None, shots: int | None, seed: int) -> TaskResult:
+    from ares_rlhf.runtime import offline_hint
+
     manager = _task_manager(hub=True)
-    loaded = manager.load([name.removeprefix(LM_EVAL_PREFIX)])["tasks"]
+    wanted = name.removeprefix(LM_EVAL_PREFIX)
+    try:
+        with _quiet_lm_eval():
+            loaded = manager.load([wanted])["tasks"]
+    except KeyError:
+        raise DataError(f"{wanted}: lm-eval has no such task or group") from None
+    except (OSError, ValueError) as error:  # datasets: ConnectionError, missing files...
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DataError(
+            f"lm-eval task {wanted}: cannot load its dataset ({reason}); {offline_hint()}"
+        ) from None
     samples: dict[str, list[int]] = {}
     for task_name, task in loaded.items():
         if shots is not None:

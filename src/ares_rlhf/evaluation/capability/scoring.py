@@ -86,7 +86,8 @@ class ContinuationScorer:
         self.share_prefix_min = int(share_prefix_min)
         self.truncated = 0
         """How many inputs were cut from the left to fit ``max_length``."""
-        parameters = inspect.signature(model.forward).parameters
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model  # PEFT
+        parameters = inspect.signature(base.forward).parameters
         self._cache_kwarg = "cache" if "cache" in parameters else "past_key_values"
         self._masked_logits = "logits_to_keep" in parameters
 
