@@ -40,6 +40,21 @@ BASE_CONFIG: dict[str, Any] = {
 }
 """A valid, fast run config (scripted models, 32 probes)."""
 
+
+def deterministic_config(probes: int, batch_size: int = 8) -> dict[str, Any]:
+    """A run config whose models answer the same in every process (``sim:`` on a shipped arena):
+    what interrupted-then-resumed runs are compared with. (Scripted models cycle through their
+    answers per process, so a resumed run would answer differently.)"""
+    from ares_rlhf.sim.arena import shipped_arenas
+
+    arena = str(shipped_arenas()["mixed"])
+    return {
+        **BASE_CONFIG,
+        "policy": {"spec": f"sim:{arena}"},
+        "reward_model": {"spec": f"sim:{arena}"},
+        "budget": {"probes": probes, "batch_size": batch_size},
+    }
+
 ERROR_LINE = re.compile(r"^ares( [a-z-]+)*: (error|interrupted)[:;]? ")
 """The one line the CLI prints for a user error (or an interruption)."""
 
@@ -486,6 +501,14 @@ def case_config_url_credentials(ws):
     spec = "openai:http://alice:s3cret@127.0.0.1:9/v1#m"
     attempt = _config_case(ws, _yaml(policy={"spec": spec}), "discover")
     attempt.stderr_has.append("api_key_env")
+    return attempt
+
+
+@case("config")
+def case_hub_id_while_offline(ws):
+    spec = "classifier:hf:meta-llama/Llama-Guard-3-1B"
+    attempt = Attempt(["judge", "eval", "--judge", spec, "--labels", "builtin:refusal_eval"])
+    attempt.stderr_has.append("--allow-hub")
     return attempt
 
 
