@@ -15,8 +15,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install --quiet -e '.[dev]'
 	touch $@
 
+# the evaluation stage reads benchmark files from BENCHMARKS (default: ../shared/data if present)
+BENCHMARKS ?= $(wildcard ../shared/data)
+
 demo: install
-	$(VENV)/bin/ares demo
+	$(VENV)/bin/ares demo $(if $(BENCHMARKS),--benchmarks $(BENCHMARKS))
 
 test: install
 	$(PY) -m pytest -q -p no:cacheprovider

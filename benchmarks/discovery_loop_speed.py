@@ -18,6 +18,7 @@ from pathlib import Path
 from ares_rlhf.backends.scripted import ScriptedChatModel, ScriptedRewardModel
 from ares_rlhf.config import parse_config
 from ares_rlhf.discovery.loop import run_discovery
+from ares_rlhf.run import Run
 from ares_rlhf.search.base import create_strategy
 from ares_rlhf.store.sqlite import RunStore
 from ares_rlhf.taxonomy import load_catalog
@@ -44,12 +45,10 @@ def measure(strategy_name: str, probes: int, batch_size: int, workdir: Path) -> 
     with RunStore.create(workdir / strategy_name, config.model_dump(mode="json")) as store:
         start = time.perf_counter()
         summary = run_discovery(
-            config,
-            store,
+            Run(store, config),
             policy=ScriptedChatModel("bench-policy", respond=respond),
             reward_model=ScriptedRewardModel("bench-rm"),
             strategy=strategy,
-            catalog=catalog,
         )
         elapsed = time.perf_counter() - start
     return {

@@ -137,6 +137,25 @@ class SearchConfig(_Strict):
         le=1.0,
         description="word-shingle Jaccard similarity at or above which a prompt is a near-duplicate",
     )
+    semantic_dedup_threshold: float | None = Field(
+        None,
+        gt=0.0,
+        le=1.0,
+        description="MiniLM cosine similarity at or above which a prompt is a paraphrase of a "
+        "kept one (discovery/semantic.py; beside the lexical filter); null: off",
+    )
+    refine_combinations: int = Field(
+        0,
+        ge=0,
+        description="near-miss combinations (A or B probes, no C yet) whose prompts the Mentor "
+        "rewrites after each batch (discovery/refine.py); 0: off",
+    )
+    refine_rewrites: int = Field(
+        2, ge=1, description="Mentor rewrites per refined combination and round"
+    )
+    refine_max_per_combination: int = Field(
+        4, ge=1, description="rewrites probed per combination over the whole run"
+    )
 
 
 class BudgetConfig(_Strict):
@@ -158,9 +177,6 @@ class RewardRepairConfig(_Strict):
     )
     anchor_ratio: float = Field(
         1.0, ge=0.0, description="anchor (general + benign-helpful) pairs per adversarial pair"
-    )
-    heldout_fraction: float = Field(
-        0.25, gt=0.0, lt=1.0, description="fraction of combinations held out"
     )
     variants: int = Field(
         0,
@@ -198,10 +214,39 @@ class PolicyRepairConfig(_Strict):
         "malicious response; a needless refusal for benign prompts) before ranking",
     )
     lora_r: int = Field(16, ge=1)
-    heldout_fraction: float = Field(0.25, gt=0.0, lt=1.0)
+    max_prompts: int | None = Field(
+        None,
+        ge=1,
+        description="training prompts used (default steps x batch_size: what the steps consume)",
+    )
+    checkpoint_every: int = Field(
+        4,
+        ge=0,
+        description="save a trainer checkpoint every N steps so a killed repair resumes (0: off)",
+    )
     trainer_options: dict[str, Any] = Field(
         default_factory=dict,
         description="extra TRL config arguments, e.g. {use_vllm: true, vllm_mode: colocate}",
+    )
+
+
+class SplitConfig(_Strict):
+    """The held-out split, fixed once right after discovery and only read afterwards.
+
+    Whole failing combinations and whole built-in benign requests are held out from every repair
+    (RM and policy) and measured by verification.
+    """
+
+    heldout_fraction: float = Field(
+        0.25,
+        gt=0.0,
+        lt=1.0,
+        description="share of failing combinations (and of built-in benign requests) held out",
+    )
+    stratify: bool = Field(
+        True,
+        description="hold out the same share of each failure type's combinations (C, then B, "
+        "then A), so every type is measured on combinations repair never saw",
     )
 
 
@@ -214,6 +259,52 @@ class VerifyConfig(_Strict):
     max_per_split: int | None = Field(
         None, ge=1, description="at most this many combinations per split (train / held-out)"
     )
+
+
+class EvaluateConfig(_Strict):
+    """``ares eval``: safety benchmarks and capability, original vs repaired (docs/evaluation.md)."""
+
+    benchmarks_dir: Path | None = Field(
+        None,
+        description="folder with benchmark files under their upstream names (harmbench/, "
+        "strongreject/, xstest/, jailbreakbench/, advbench/); none: the run's own probes only",
+    )
+    benchmarks: list[str] | None = Field(
+        None, description="benchmarks to evaluate (default: every one found in benchmarks_dir)"
+    )
+    limit: int | dict[str, int | None] | None = Field(
+        None,
+        description="seeded sample size per benchmark: one number, or {name: size}; none: all",
+    )
+    harmbench_category: str | None = Field(
+        "standard", description="HarmBench FunctionalCategory evaluated (none: every behavior)"
+    )
+    max_new_tokens: int | None = Field(
+        None, ge=1, description="answer length on benchmark prompts (default: policy.generation)"
+    )
+    converter: str | None = Field(
+        None, description="a converter chain applied to benchmark prompts, e.g. base64 or rot13,base64"
+    )
+    capability_dir: Path | None = Field(
+        None, description="capability data folder (default: BENCHMARKS_DIR/capability)"
+    )
+    capability_tasks: list[str] = Field(
+        default_factory=lambda: ["arc_easy", "piqa", "hellaswag"],
+        description="lm-eval tasks measuring the alignment tax (those whose files are found)",
+    )
+    capability_tasks_required: bool = Field(
+        False, description="a configured capability task without files is an error"
+    )
+    capability_limit: int | None = Field(500, ge=1, description="seeded items per capability task")
+    num_fewshot: int | dict[str, int] | None = Field(
+        None, description="few-shot examples: one number, {task: n}, or none for lm-eval's defaults"
+    )
+    bootstrap_resamples: int = Field(2000, ge=100, description="paired bootstrap resamples")
+
+    def capability_folder(self) -> Path | None:
+        if self.capability_dir is not None:
+            return self.capability_dir
+        return None if self.benchmarks_dir is None else self.benchmarks_dir / "capability"
 
 
 class RunConfig(_Strict):
@@ -233,9 +324,11 @@ class RunConfig(_Strict):
     typing: TypingConfig = Field(default_factory=TypingConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    split: SplitConfig = Field(default_factory=SplitConfig)
     repair_rm: RewardRepairConfig = Field(default_factory=RewardRepairConfig)
     repair_policy: PolicyRepairConfig = Field(default_factory=PolicyRepairConfig)
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
 
     @field_validator("catalog", mode="before")
     @classmethod
@@ -312,11 +405,17 @@ def _resolve_paths(config: RunConfig, base_dir: Path) -> RunConfig:
             update={"instructions_file": base_dir / mentor.instructions_file}
         )
     judge = config.judge.model_copy(update={"model": _resolve_model(config.judge.model, base_dir)})
+    folders = {
+        name: base_dir / value
+        for name in ("benchmarks_dir", "capability_dir")
+        if (value := getattr(config.evaluate, name)) is not None and not value.is_absolute()
+    }
     return config.model_copy(
         update={
             "catalog": catalog,
             "mentor": mentor,
             "judge": judge,
+            "evaluate": config.evaluate.model_copy(update=folders),
             "policy": _resolve_model(config.policy, base_dir),
             "reward_model": _resolve_model(config.reward_model, base_dir),
         }

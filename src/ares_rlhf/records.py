@@ -198,19 +198,91 @@ class Probe:
         return row
 
 
+@dataclass(frozen=True)
+class BenignRequest:
+    """A benign request with a short helpful answer (built-in data, split once per run)."""
+
+    id: str
+    prompt: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class PreferencePair:
+    """One Bradley-Terry training example: ``chosen`` should score above ``rejected``."""
+
+    messages: tuple[tuple[str, str], ...]
+    """The prompt as chat messages, frozen as ``((role, content), ...)`` so pairs are hashable."""
+    chosen: str
+    rejected: str
+    source: str = "adversarial"
+    """``adversarial`` (from probes), ``anchor`` (general preference data) or ``benign``."""
+    spec: ComponentSpec | None = None
+    group: str = field(default="", compare=False)
+    """What held-out splits group by (a combination label, a benign request id, an anchor id)."""
+
+    @property
+    def conversation(self) -> list[Message]:
+        return [{"role": role, "content": content} for role, content in self.messages]
+
+    @property
+    def prompt(self) -> str:
+        for role, content in reversed(self.messages):
+            if role == "user":
+                return content
+        return ""
+
+    def as_row(self) -> dict[str, Any]:
+        return {
+            "prompt": self.conversation,
+            "chosen": self.chosen,
+            "rejected": self.rejected,
+            "source": self.source,
+            "spec": self.spec.label() if self.spec else None,
+        }
+
+
+def freeze_messages(messages: Any) -> tuple[tuple[str, str], ...]:
+    """Chat messages as a hashable tuple of ``(role, content)``."""
+    return tuple((str(m["role"]), str(m["content"])) for m in messages)
+
+
+class ArtifactKind(str, Enum):
+    """What a stage recorded in the run store (one kind per thing; the latest one counts)."""
+
+    INITIAL_POLICY = "initial_policy"
+    INITIAL_REWARD_MODEL = "initial_reward_model"
+    RM_CHECKPOINT = "rm_checkpoint"
+    RM_REPAIR_METRICS = "rm_repair_metrics"
+    POLICY_CHECKPOINT = "policy_checkpoint"
+    VERIFY_METRICS = "verify_metrics"
+    EVAL_METRICS = "eval_metrics"
+
+
 @dataclass
 class Artifact:
     """Something a later stage produced: a checkpoint path, a metrics table..."""
 
-    kind: str
-    """e.g. ``rm_checkpoint``, ``policy_checkpoint``, ``rm_repair_metrics``, ``verify_metrics``."""
+    kind: ArtifactKind | str
+    """An :class:`ArtifactKind` (stored as its value)."""
     path: str | None = None
+    """For checkpoints: a path relative to the run folder (so a run folder can be moved)."""
     data: dict[str, Any] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
     id: int | None = None
 
+    def __post_init__(self) -> None:
+        try:
+            self.kind = ArtifactKind(self.kind)
+        except ValueError:
+            raise ValueError(
+                f"unknown artifact kind {self.kind!r}; known: {', '.join(k.value for k in ArtifactKind)}"
+            ) from None
+
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["kind"] = ArtifactKind(self.kind).value
+        return data
 
 
 @dataclass(frozen=True)

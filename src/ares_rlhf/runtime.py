@@ -138,3 +138,24 @@ def resume_command() -> str | None:
 def failure_note() -> str | None:
     """The note registered with :func:`set_resume_command`, if any."""
     return _failure_note
+
+
+def cpu_has_native_bf16() -> bool:
+    """True when this CPU computes bfloat16 natively (``avx512_bf16`` or AMX): there, bf16
+    halves a small model's training and generation time; elsewhere torch emulates it, tens of
+    times slower than float32 (measured on an AVX2-only EPYC: 50 bf16 1024x1024 matmuls 428 s vs
+    12 s in float32)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        return False
+    return False
+
+
+def best_cpu_dtype() -> str:
+    """``bfloat16`` on a CPU with native bf16, else ``float32``."""
+    return "bfloat16" if cpu_has_native_bf16() else "float32"

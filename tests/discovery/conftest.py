@@ -12,6 +12,7 @@ from ares_rlhf.config import RunConfig, parse_config
 from ares_rlhf.judges.base import HarmJudge
 from ares_rlhf.records import COMPONENT_TYPES, ComponentSpec, JudgeLabel, JudgeVerdict, Message
 from ares_rlhf.search.base import SearchStrategy
+from ares_rlhf.sim.backend import LOOKUP  # which combination each Mentor prompt came from
 
 LONG_COMPLIANCE = "Sure, here is how. " + "[DETAIL REDACTED] " * 30
 SHORT_COMPLIANCE = "Sure: [X]."
@@ -31,10 +32,8 @@ class SpecPolicy(ChatModel):
         self,
         conversations: Sequence[list[Message]],
         params: SamplingParams | None = None,
-        *,
-        specs: Sequence[ComponentSpec] | None = None,
     ) -> list[str]:
-        assert specs is not None and len(specs) == len(conversations)
+        specs = LOOKUP.specs(self.model_id, conversations)
         self.calls += 1
         self.params.append(params)
         out = []
@@ -53,8 +52,8 @@ class LengthRM(RewardModel):
 
     model_id = "scripted:length-rm"
 
-    def score(self, conversations, responses, *, specs=None) -> list[float]:
-        assert specs is not None and len(specs) == len(responses)
+    def score(self, conversations, responses) -> list[float]:
+        assert len(conversations) == len(responses)
         return [len(r) / 100.0 for r in responses]
 
 

@@ -10,6 +10,7 @@ from ares_rlhf.discovery.loop import STATE_KEY, run_discovery
 from ares_rlhf.discovery.typing import calibrate_threshold
 from ares_rlhf.mentor import TemplateMentor
 from ares_rlhf.records import FailureType, JudgeLabel
+from ares_rlhf.run import Run
 from ares_rlhf.store.sqlite import RunStore
 from ares_rlhf.taxonomy import load_catalog
 
@@ -23,7 +24,7 @@ def new_store(tmp_path, config) -> RunStore:
 def test_end_to_end_types_probes_by_the_rules(tmp_path, system) -> None:
     config = make_config(probes=200, batch_size=16)
     with new_store(tmp_path, config) as store:
-        summary = run_discovery(config, store, **system)
+        summary = run_discovery(Run(store, config), **system)
         probes = store.probes()
         state = store.get_state(STATE_KEY)
 
@@ -61,7 +62,7 @@ def test_end_to_end_types_probes_by_the_rules(tmp_path, system) -> None:
 def test_threshold_is_calibrated_on_mentor_safe_responses(tmp_path, system) -> None:
     config = make_config(probes=16)
     with new_store(tmp_path, config) as store:
-        run_discovery(config, store, **system)
+        run_discovery(Run(store, config), **system)
         threshold = store.get_state(STATE_KEY)["threshold"]
     # recompute independently: the same 32 calibration specs scored by the length RM
     catalog = load_catalog()
@@ -80,7 +81,7 @@ def test_threshold_is_calibrated_on_mentor_safe_responses(tmp_path, system) -> N
 def test_fixed_threshold_skips_calibration(tmp_path, system) -> None:
     config = make_config(probes=16, typing={"reward_threshold": 123.0})
     with new_store(tmp_path, config) as store:
-        run_discovery(config, store, **system)
+        run_discovery(Run(store, config), **system)
         assert store.get_state(STATE_KEY)["threshold"] == 123.0
         assert all(
             p.failure_type is not FailureType.SYSTEMIC or len(p.malicious) > len(p.safe)
@@ -90,13 +91,16 @@ def test_fixed_threshold_skips_calibration(tmp_path, system) -> None:
 
 def test_unscored_judge_gives_unscored_probes(tmp_path, system) -> None:
     class EmptyOnRolePlay(SpecPolicy):
-        def generate(self, conversations, params=None, *, specs=None):
-            out = super().generate(conversations, params, specs=specs)
+        def generate(self, conversations, params=None):
+            from ares_rlhf.sim.backend import LOOKUP
+
+            out = super().generate(conversations, params)
+            specs = LOOKUP.specs(self.model_id, conversations)
             return ["" if s.tactic == "role_play" else o for s, o in zip(specs, out, strict=True)]
 
     config = make_config(probes=64)
     with new_store(tmp_path, config) as store:
-        summary = run_discovery(config, store, **{**system, "policy": EmptyOnRolePlay()})
+        summary = run_discovery(Run(store, config), **{**system, "policy": EmptyOnRolePlay()})
         probes = store.probes()
     unscored = [p for p in probes if p.spec.tactic == "role_play"]
     assert unscored and all(p.failure_type is FailureType.UNSCORED for p in unscored)
@@ -111,7 +115,7 @@ def test_policy_sampling_is_seeded_per_batch(tmp_path, system) -> None:
         policy={"spec": "scripted:p", "generation": {"batch_size": 5, "temperature": 0.7}},
     )
     with new_store(tmp_path, config) as store:
-        run_discovery(config, store, **system)
+        run_discovery(Run(store, config), **system)
     params = system["policy"].params
     assert system["policy"].calls == 3 * 4  # 16 prompts in chunks of 5
     seeds = [p.seed for p in params]
@@ -128,7 +132,7 @@ def test_mentor_skips_are_counted_not_written(tmp_path, system) -> None:
 
     config = make_config(probes=120)
     with new_store(tmp_path, config) as store:
-        summary = run_discovery(config, store, mentor=SkipsFraud(catalog), **system)
+        summary = run_discovery(Run(store, config), mentor=SkipsFraud(catalog), **system)
         probes = store.probes()
     assert len(probes) == 120 and summary.probes == 120
     assert not any(p.spec.topic == "fraud" for p in probes)
@@ -147,7 +151,7 @@ def test_duplicates_are_redrawn_then_skipped_and_the_run_stops(tmp_path, system)
 
     config = make_config(probes=50, batch_size=4)
     with new_store(tmp_path, config) as store:
-        summary = run_discovery(config, store, mentor=SamePrompt(catalog), **system)
+        summary = run_discovery(Run(store, config), mentor=SamePrompt(catalog), **system)
         assert store.count_probes() == 1
     assert summary.stopped_early and summary.probes == 1
     assert summary.skipped_duplicates == 3 + 5 * 4  # rest of batch 0, then 5 empty batches
@@ -175,7 +179,7 @@ def test_near_duplicate_redraw_gets_another_variant(tmp_path, system) -> None:
     config = make_config(probes=12, batch_size=6)
     with new_store(tmp_path, config) as store:
         summary = run_discovery(
-            config, store, mentor=Recording(catalog), strategy=OneSpec(catalog), **system
+            Run(store, config), mentor=Recording(catalog), strategy=OneSpec(catalog), **system
         )
         prompts = [p.prompt for p in store.probes()]
     assert len(set(prompts)) == len(prompts)
@@ -187,7 +191,7 @@ def test_progress_reports_each_batch(tmp_path, system) -> None:
     events = []
     config = make_config(probes=40, batch_size=16)
     with new_store(tmp_path, config) as store:
-        run_discovery(config, store, progress=events.append, **system)
+        run_discovery(Run(store, config), progress=events.append, **system)
     assert [e.done for e in events] == [16, 32, 40]
     assert events[-1].budget == 40 and events[-1].probes_per_s > 0
     assert sum(events[-1].counts.values()) == 40
@@ -197,7 +201,7 @@ def test_builds_components_from_config(tmp_path) -> None:
     """No injection: scripted models, refusal judge and template mentor come from the config."""
     config = make_config(probes=20, batch_size=10)
     with new_store(tmp_path, config) as store:
-        summary = run_discovery(config, store)
+        summary = run_discovery(Run(store, config))
         probes = store.probes()
     assert summary.probes == 20
     assert {p.policy_id for p in probes} == {"scripted:policy"}
@@ -209,7 +213,7 @@ def test_builds_components_from_config(tmp_path) -> None:
 def test_stored_variant_reproduces_the_prompt(tmp_path, system) -> None:
     config = make_config(probes=32, seed=4)
     with new_store(tmp_path, config) as store:
-        run_discovery(config, store, **system)
+        run_discovery(Run(store, config), **system)
         probes = store.probes()
     mentor = TemplateMentor(load_catalog(), seed=4)
     for p in probes:
@@ -228,7 +232,7 @@ def test_llm_mentor_refusals_fall_back_and_are_recorded(tmp_path, system) -> Non
     }
     config = make_config(probes=24, mentor=mentor)
     with new_store(tmp_path, config) as store:
-        summary = run_discovery(config, store, **system)
+        summary = run_discovery(Run(store, config), **system)
         probes = store.probes()
     assert len(probes) == 24 and summary.mentor_refused == 24
     assert all(p.mentor_refused and p.mentor_id == "llm:scripted:mentor" for p in probes)

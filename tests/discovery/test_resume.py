@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ares_rlhf.discovery.loop import STATE_KEY, resume_discovery, run_discovery
+from ares_rlhf.run import Run
 from ares_rlhf.store.sqlite import RunStore
 from ares_rlhf.taxonomy import load_catalog
 
@@ -43,7 +44,7 @@ def uninterrupted(tmp_path_factory) -> list[tuple]:
     run_dir = tmp_path_factory.mktemp("full") / "run"
     config = make_config(probes=PROBES, batch_size=BATCH)
     with RunStore.create(run_dir, config.model_dump(mode="json")) as store:
-        run_discovery(config, store, **components())
+        run_discovery(Run(store, config), **components())
     return fingerprint(run_dir)
 
 
@@ -56,18 +57,19 @@ def test_resume_after_sigkill(tmp_path, uninterrupted) -> None:
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from conftest import CountingStrategy, LengthRM, PrefixJudge, SpecPolicy, make_config
         from ares_rlhf.discovery.loop import run_discovery
+        from ares_rlhf.run import Run
         from ares_rlhf.store.sqlite import RunStore
         from ares_rlhf.taxonomy import load_catalog
 
         class KilledPolicy(SpecPolicy):
-            def generate(self, conversations, params=None, *, specs=None):
+            def generate(self, conversations, params=None):
                 if self.calls == {kill_at_call}:
                     os.kill(os.getpid(), signal.SIGKILL)
-                return super().generate(conversations, params, specs=specs)
+                return super().generate(conversations, params)
 
         config = make_config(probes={PROBES}, batch_size={BATCH})
         store = RunStore.create({str(run_dir)!r}, config.model_dump(mode="json"))
-        run_discovery(config, store, policy=KilledPolicy(), reward_model=LengthRM(),
+        run_discovery(Run(store, config), policy=KilledPolicy(), reward_model=LengthRM(),
                       judge=PrefixJudge(), strategy=CountingStrategy(load_catalog(), seed=0))
         """
     )
@@ -95,21 +97,21 @@ def test_resume_after_sigkill(tmp_path, uninterrupted) -> None:
 
 def test_resume_after_exception_and_partial_runs(tmp_path, uninterrupted) -> None:
     class FailingPolicy(SpecPolicy):
-        def generate(self, conversations, params=None, *, specs=None):
+        def generate(self, conversations, params=None):
             if self.calls == 6:
                 raise RuntimeError("device lost")
-            return super().generate(conversations, params, specs=specs)
+            return super().generate(conversations, params)
 
     config = make_config(probes=PROBES, batch_size=BATCH)
     run_dir = tmp_path / "run"
     with RunStore.create(run_dir, config.model_dump(mode="json")) as store:
         with pytest.raises(RuntimeError, match="device lost"):
-            run_discovery(config, store, **components(policy=FailingPolicy()))
+            run_discovery(Run(store, config), **components(policy=FailingPolicy()))
         assert store.count_probes() == 6 * BATCH
     # continue a couple of batches at a time, each in a fresh process-like setup
     for _ in range(2):
         with RunStore.open(run_dir) as store:
-            run_discovery(config, store, max_batches=1, **components())
+            run_discovery(Run(store, config), max_batches=1, **components())
     with RunStore.open(run_dir) as store:
         assert store.count_probes() == 8 * BATCH
     summary = resume_discovery(run_dir, **components())
@@ -121,7 +123,7 @@ def test_resume_of_finished_run_adds_nothing(tmp_path) -> None:
     config = make_config(probes=24, batch_size=12)
     run_dir = tmp_path / "run"
     with RunStore.create(run_dir, config.model_dump(mode="json")) as store:
-        run_discovery(config, store, **components())
+        run_discovery(Run(store, config), **components())
     before = fingerprint(run_dir)
     policy = SpecPolicy()
     summary = resume_discovery(run_dir, **components(policy=policy))
@@ -132,9 +134,9 @@ def test_resume_of_finished_run_adds_nothing(tmp_path) -> None:
 def test_same_seed_same_run_other_seed_other_run(tmp_path, uninterrupted) -> None:
     config = make_config(probes=PROBES, batch_size=BATCH)
     with RunStore.create(tmp_path / "again", config.model_dump(mode="json")) as store:
-        run_discovery(config, store, **components())
+        run_discovery(Run(store, config), **components())
     assert fingerprint(tmp_path / "again") == uninterrupted
     other = make_config(probes=PROBES, batch_size=BATCH, seed=1)
     with RunStore.create(tmp_path / "other", other.model_dump(mode="json")) as store:
-        run_discovery(other, store, **components(strategy=CountingStrategy(load_catalog(), seed=1)))
+        run_discovery(Run(store, other), **components(strategy=CountingStrategy(load_catalog(), seed=1)))
     assert fingerprint(tmp_path / "other") != uninterrupted

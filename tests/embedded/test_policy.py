@@ -16,7 +16,7 @@ from ares_rlhf.embedded.policy import (
     build_initial_policy,
     policy_cache_dir,
 )
-from ares_rlhf.embedded.policy_data import HARMFUL, build_examples, evaluation_prompts
+from ares_rlhf.embedded.policy_data import build_examples, evaluation_prompts, harmful_requests
 from ares_rlhf.text.refusal import is_refusal
 
 PLACEHOLDER = re.compile(r"\[[^\]]+\]")
@@ -35,7 +35,7 @@ def test_refusals_are_refusals_and_helpful_answers_are_not() -> None:
     examples = build_examples()
     refusals = [e for e in examples if e.kind == "refusal"]
     helpful = [e for e in examples if e.kind == "helpful"]
-    assert len(refusals) >= len(HARMFUL) and len(helpful) >= 40
+    assert len(refusals) >= len(harmful_requests()) and len(helpful) >= 40
     for example in refusals:
         assert is_refusal(example.response), example.response
     for example in helpful:
@@ -189,18 +189,3 @@ def test_sft_data_shares_no_wording_with_the_component_catalog() -> None:
                         if f" {phrase} " in corpus:
                             shared.add(phrase)
     assert not shared, sorted(shared)
-
-
-def test_verification_benign_prompts_are_unseen_by_the_initial_policy() -> None:
-    # the benign refusal rate before vs after repair is measured on requests neither the
-    # initial alignment nor policy repair trained on
-    from ares_rlhf.repair.prompts import benign_examples
-
-    trained = {e.prompt.strip().lower() for e in build_examples()}
-    trained |= {b.prompt.strip().lower() for b in benign_examples("train")}
-    from ares_rlhf.repair.anchors import builtin_benign_pairs
-
-    trained |= {p.prompt.strip().lower() for p in builtin_benign_pairs(frames_per_prompt=None)}
-    held = [b.prompt for b in benign_examples("eval")]
-    assert len(held) >= 40  # a 5-point target needs finer steps than 1/12
-    assert not [p for p in held if p.strip().lower() in trained]

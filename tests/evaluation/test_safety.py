@@ -64,11 +64,11 @@ class ClosingModel(ScriptedChatModel):
         self.closed = False
         self.fail_on_call = fail_on_call
 
-    def generate(self, conversations, params=None, *, specs=None):
+    def generate(self, conversations, params=None):
         if self.fail_on_call is not None and len(self.calls) + 1 == self.fail_on_call:
             raise RuntimeError("simulated crash")
         self.calls.append([c[-1]["content"] for c in conversations])
-        return super().generate(conversations, params, specs=specs)
+        return super().generate(conversations, params)
 
     def close(self):
         self.closed = True

@@ -9,6 +9,7 @@ import pytest
 
 from ares_rlhf.backends.scripted import ScriptedChatModel, ScriptedRewardModel
 from ares_rlhf.config import RunConfig
+from ares_rlhf.data import benign_requests
 from ares_rlhf.evaluation.verify import (
     PHASE_AFTER,
     PHASE_BEFORE,
@@ -19,7 +20,7 @@ from ares_rlhf.evaluation.verify import (
 )
 from ares_rlhf.judges.refusal import RefusalJudge
 from ares_rlhf.records import (
-    Artifact,
+    ArtifactKind,
     ComponentSpec,
     FailureType,
     JudgeLabel,
@@ -27,21 +28,25 @@ from ares_rlhf.records import (
     Probe,
     RewardScores,
 )
-from ares_rlhf.repair.prompts import SPLIT_STATE_KEY, benign_examples
-from ares_rlhf.store.sqlite import RunStore
+from ares_rlhf.run import Run
 
 TYPES = [FailureType.POLICY_ONLY, FailureType.SYSTEMIC, FailureType.RM_ONLY, FailureType.NONE]
-BENIGN = {b.prompt for b in benign_examples("all")}
+BENIGN = {b.prompt for b in benign_requests()}
 
 
-def make_run(run_dir: Path, policy: str = "scripted:p", rm: str = "scripted:r") -> RunStore:
+def make_run(
+    run_dir: Path, policy: str = "scripted:p", rm: str = "scripted:r", **sections: object
+) -> Run:
     config = RunConfig.model_validate(
         {
             "policy": {"spec": policy, "device": "cpu", "generation": {"max_new_tokens": 8}},
             "reward_model": {"spec": rm, "device": "cpu", "max_length": 128},
+            "typing": {"calibration_probes": 8},
+            **sections,
         }
     )
-    store = RunStore.create(run_dir, config.model_dump(mode="json"))
+    run = Run.create(config, run_dir)
+    store = run.store
     probes = []
     topics, personas = ["cybercrime", "weapons", "chem_bio", "drugs"], ["student", "novelist"]
     for index, (topic, persona) in enumerate(itertools.product(topics, personas)):
@@ -62,7 +67,8 @@ def make_run(run_dir: Path, policy: str = "scripted:p", rm: str = "scripted:r") 
             )
         )
     store.add_probes(probes)
-    return store
+    run.fix_split()
+    return run
 
 
 def complies(conversation):
@@ -93,10 +99,11 @@ def scripted_system(name: str, score_fn, **chat) -> System:
 
 
 def test_verify_pairs_prompts_and_measures_before_after(tmp_path):
-    with make_run(tmp_path / "run") as store:
+    with make_run(tmp_path / "run") as run:
+        store = run.store
         before = scripted_system("original", rm_prefers_compliance, respond=complies)
         after = scripted_system("repaired", rm_prefers_refusal, respond=refuses_attacks)
-        metrics = verify_run(store, before=before, after=after, judge=RefusalJudge())
+        metrics = verify_run(run, before=before, after=after, judge=RefusalJudge())
 
         before_probes, after_probes = store.probes(PHASE_BEFORE), store.probes(PHASE_AFTER)
         failing = {p.spec for p in store.probes() if p.failure_type.is_failure}
@@ -106,7 +113,7 @@ def test_verify_pairs_prompts_and_measures_before_after(tmp_path):
         assert all(p.policy_id == "scripted:original" for p in before_probes)
         assert all(p.reward_model_id == "scripted:repaired" for p in after_probes)
         # splits follow the stored held-out split
-        heldout = {ComponentSpec.from_dict(d) for d in store.get_state(SPLIT_STATE_KEY)["heldout"]}
+        heldout = set(run.split.heldout)
         assert (
             heldout and {p.spec for p in before_probes if p.extra["split"] == "heldout"} == heldout
         )
@@ -118,15 +125,17 @@ def test_verify_pairs_prompts_and_measures_before_after(tmp_path):
             assert metrics.reduction(split) == 1.0
         assert metrics.benign_refusal == {"before": 0.0, "after": 0.0}
         assert metrics.benign_refusal_increase == 0.0
-        stored = store.latest_artifact("verify_metrics")
+        assert metrics.benign_count == len(run.benign("heldout")) > 0
+        stored = store.latest_artifact(ArtifactKind.VERIFY_METRICS)
         assert stored is not None and stored.data["relative_reduction_ac"]["heldout"] == 1.0
         assert "heldout" in metrics.table()
 
 
 def test_verify_variants_add_new_wordings_of_each_combination(tmp_path):
-    with make_run(tmp_path / "run") as store:
+    with make_run(tmp_path / "run") as run:
+        store = run.store
         system = scripted_system("s", rm_prefers_compliance, respond=complies)
-        metrics = verify_run(store, before=system, after=system, judge=RefusalJudge(), variants=2)
+        metrics = verify_run(run, before=system, after=system, judge=RefusalJudge(), variants=2)
         probes = store.probes(PHASE_BEFORE)
         failing = [p for p in store.probes("discovery") if p.failure_type.is_failure]
         stored_prompts = {p.messages[-1]["content"] for p in failing}
@@ -137,29 +146,51 @@ def test_verify_variants_add_new_wordings_of_each_combination(tmp_path):
         for prompts in by_spec.values():
             assert len(prompts) == len(set(prompts)) and 2 <= len(prompts) <= 3
             assert sum(prompt in stored_prompts for prompt in prompts) == 1
-        assert metrics.splits["heldout"]["before"]["n"] > len(
-            store.get_state(SPLIT_STATE_KEY)["heldout"]
-        )
+        assert metrics.splits["heldout"]["before"]["n"] > len(run.split.heldout)
         # every extra wording is a verification prompt, never one discovery or repair saw
         assert {p.messages[-1]["content"] for p in probes} - stored_prompts
 
 
 def test_verify_variants_default_to_the_run_config(tmp_path):
-    with make_run(tmp_path / "run") as store:
-        config = RunConfig.model_validate({**store.config(), "verify": {"variants": 1}})
+    with make_run(tmp_path / "run", verify={"variants": 1}) as run:
         system = scripted_system("s", rm_prefers_compliance, respond=complies)
-        verify_run(store, before=system, after=system, judge=RefusalJudge(), config=config)
-        failing = [p for p in store.probes("discovery") if p.failure_type.is_failure]
-        assert len(store.probes(PHASE_BEFORE)) > len(failing)
+        verify_run(run, before=system, after=system, judge=RefusalJudge())
+        failing = [p for p in run.store.probes("discovery") if p.failure_type.is_failure]
+        assert len(run.store.probes(PHASE_BEFORE)) > len(failing)
+
+
+def test_an_interrupted_verify_reuses_the_system_it_finished(tmp_path):
+    calls = []
+
+    def counting(conversation):
+        calls.append(conversation[-1]["content"])
+        return complies(conversation)
+
+    with make_run(tmp_path / "run") as run:
+        before = scripted_system("o", rm_prefers_compliance, respond=counting)
+
+        def broken():
+            raise KeyboardInterrupt  # killed while loading the repaired policy
+
+        after = System("r", broken, lambda: None)
+        with pytest.raises(KeyboardInterrupt):
+            verify_run(run, before=before, after=after, judge=RefusalJudge())
+        done = len(calls)
+        assert done and run.store.count_probes(PHASE_BEFORE) > 0
+        after = scripted_system("r", rm_prefers_refusal, respond=refuses_attacks)
+        metrics = verify_run(run, before=before, after=after, judge=RefusalJudge())
+        assert len(calls) == done  # the original system was not probed again
+        assert run.store.count_probes(PHASE_BEFORE) == run.store.count_probes(PHASE_AFTER)
+        assert metrics.splits["heldout"]["before"]["C"] == 1.0
 
 
 def test_benign_refusal_rises_when_the_repaired_policy_refuses_everything(tmp_path):
-    with make_run(tmp_path / "run") as store:
+    with make_run(tmp_path / "run") as run:
         original = scripted_system("o", rm_prefers_refusal, respond=refuses_attacks)
         refuser = scripted_system(
             "r", rm_prefers_refusal, responses=["I'm sorry, I cannot help with that."]
         )
-        metrics = verify_run(store, before=original, after=refuser, judge=RefusalJudge())
+        metrics = verify_run(run, before=original, after=refuser, judge=RefusalJudge())
     assert metrics.benign_refusal == {"before": 0.0, "after": 1.0}
     assert metrics.benign_refusal_increase == 1.0
 
@@ -171,19 +202,24 @@ def test_rates_and_relative_reduction():
 
 
 def test_ares_verify_cli_on_tiny_hf_models(tmp_path, tiny_lm_dir, tiny_rm_dir, capsys):
+    import shutil
+
     from ares_rlhf.cli import main
 
     run_dir = tmp_path / "run"
-    with make_run(run_dir, policy=f"hf:{tiny_lm_dir}", rm=f"hf:{tiny_rm_dir}") as store:
-        # a "repaired" policy checkpoint: here the same tiny model, to exercise loading by hf:
-        store.add_artifact(Artifact(kind="policy_checkpoint", path=str(tiny_lm_dir)))
+    with make_run(run_dir, policy=f"hf:{tiny_lm_dir}", rm=f"hf:{tiny_rm_dir}") as run:
+        # a "repaired" policy checkpoint: here a copy of the tiny model, to exercise loading by hf:
+        checkpoint = run_dir / "checkpoints" / "policy-repaired"
+        shutil.copytree(tiny_lm_dir, checkpoint)
+        run.record(ArtifactKind.POLICY_CHECKPOINT, path=checkpoint)
     assert main(["verify", str(run_dir), "--max-per-split", "2"]) == 0
     out = capsys.readouterr().out
     assert "A+C" in out and "benign refusal" in out
-    with RunStore.open(run_dir) as store:
+    with Run.open(run_dir) as run:
+        store = run.store
         assert store.count_probes(PHASE_BEFORE) == store.count_probes(PHASE_AFTER) > 0
-        artifact = store.latest_artifact("verify_metrics")
-        assert artifact.data["systems"]["after"]["policy"] == f"hf:{tiny_lm_dir}"
+        artifact = store.latest_artifact(ArtifactKind.VERIFY_METRICS)
+        assert artifact.data["systems"]["after"]["policy"] == f"hf:{checkpoint}"
 
 
 def test_ares_verify_cli_reports_a_missing_run(tmp_path, capsys):

@@ -84,9 +84,9 @@ def test_batches_go_through_generate_greedily() -> None:
     calls = []
 
     class CountingGrader(ScriptedChatModel):
-        def generate(self, conversations, params=None, *, specs=None):
+        def generate(self, conversations, params=None):
             calls.append((len(conversations), params.temperature))
-            return super().generate(conversations, params, specs=specs)
+            return super().generate(conversations, params)
 
     judge = RubricJudge(CountingGrader("g", responses=[grades(0, 1, 1)]), batch_size=2)
     assert len(judge.judge(["q"] * 5, ["a"] * 5)) == 5

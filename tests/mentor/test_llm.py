@@ -119,7 +119,7 @@ def test_batch_goes_through_one_generate_call(catalog) -> None:
     class Counting:
         model_id = "count"
 
-        def generate(self, conversations, params=None, *, specs=None):
+        def generate(self, conversations, params=None):
             calls.append(len(conversations))
             return [json.dumps(GOOD)] * len(conversations)
 

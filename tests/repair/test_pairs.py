@@ -7,14 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from ares_rlhf.data import benign_frames, benign_requests, needless_refusals
 from ares_rlhf.errors import DataError
 from ares_rlhf.records import ComponentSpec, FailureType, JudgeLabel, JudgeVerdict, Probe
-from ares_rlhf.repair.anchors import (
-    builtin_benign_pairs,
-    builtin_benign_split,
-    load_anchor_dataset,
+from ares_rlhf.repair.reward.anchors import load_anchor_dataset
+from ares_rlhf.repair.reward.pairs import (
+    PreferencePair,
+    adversarial_pairs,
+    benign_pairs,
+    split_by_group,
 )
-from ares_rlhf.repair.pairs import PreferencePair, adversarial_pairs, split_by_group
 from ares_rlhf.text.refusal import is_refusal
 
 
@@ -121,14 +123,15 @@ def test_split_fraction_and_seed_matter() -> None:
 
 
 def test_builtin_benign_pairs_prefer_help_over_needless_refusal() -> None:
-    pairs = builtin_benign_pairs()
-    assert len(pairs) >= 150
+    requests = benign_requests()
+    pairs = benign_pairs(requests, benign_frames(), needless_refusals(), seed=0)
+    assert len(pairs) == 3 * len(requests) >= 300
     assert len({p.prompt for p in pairs}) == len(pairs)
     assert all(is_refusal(p.rejected) for p in pairs)
     assert not any(is_refusal(p.chosen) for p in pairs)
-    train, held = builtin_benign_split(0.25, seed=0)
-    assert held and train
-    assert not {p.group for p in train} & {p.group for p in held}
+    assert {p.group for p in pairs} == {r.id for r in requests}
+    every = benign_pairs(requests[:2], benign_frames(), needless_refusals(), seed=0, frames_per_request=None)
+    assert len(every) == 2 * len(benign_frames())
 
 
 def test_anchor_dataset_plain_and_chat_formats(tmp_path: Path) -> None:

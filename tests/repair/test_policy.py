@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from ares_rlhf.config import PolicyRepairConfig, RunConfig
+from ares_rlhf.data import needless_refusals
 from ares_rlhf.records import (
-    Artifact,
+    ArtifactKind,
     ComponentSpec,
     FailureType,
     JudgeLabel,
@@ -17,19 +18,21 @@ from ares_rlhf.records import (
     Probe,
     RewardScores,
 )
-from ares_rlhf.repair.prompts import (
-    SPLIT_STATE_KEY,
-    RepairPrompt,
-    benign_examples,
-    collect_repair_prompts,
-    load_or_create_split,
-    split_combinations,
-)
-from ares_rlhf.store.sqlite import RunStore
+from ares_rlhf.repair.policy import RepairPrompt, collect_repair_prompts
+from ares_rlhf.run import Run
 
 TOPICS = ["cybercrime", "weapons", "chem_bio", "drugs"]
 PERSONAS = ["anonymous", "student", "novelist"]
 TYPES = [FailureType.POLICY_ONLY, FailureType.SYSTEMIC, FailureType.RM_ONLY, FailureType.NONE]
+FAST = PolicyRepairConfig(
+    algorithm="dpo-rm",
+    steps=2,
+    learning_rate=5e-3,
+    num_generations=2,
+    batch_size=2,
+    max_new_tokens=8,
+    lora_r=4,
+)
 
 
 def make_probe(spec: ComponentSpec, failure: FailureType, index: int) -> Probe:
@@ -50,7 +53,7 @@ def make_probe(spec: ComponentSpec, failure: FailureType, index: int) -> Probe:
     )
 
 
-def make_run(run_dir: Path, policy_dir: Path, rm_dir: Path) -> RunStore:
+def make_run(run_dir: Path, policy_dir: Path, rm_dir: Path, **repair: object) -> Run:
     config = RunConfig.model_validate(
         {
             "policy": {
@@ -59,63 +62,47 @@ def make_run(run_dir: Path, policy_dir: Path, rm_dir: Path) -> RunStore:
                 "generation": {"max_new_tokens": 8, "batch_size": 8},
             },
             "reward_model": {"spec": f"hf:{rm_dir}", "device": "cpu", "max_length": 128},
-            "repair_policy": {"heldout_fraction": 0.25},
+            "repair_policy": dict(repair),
         }
     )
-    store = RunStore.create(run_dir, config.model_dump(mode="json"))
+    run = Run.create(config, run_dir)
     probes = []
     for index, (topic, persona) in enumerate(itertools.product(TOPICS, PERSONAS)):
         spec = ComponentSpec(topic, persona, "direct_request", "step_by_step")
         probes.append(make_probe(spec, TYPES[index % len(TYPES)], index))
-    store.add_probes(probes)
-    return store
+    run.store.add_probes(probes)
+    run.fix_split()
+    return run
 
 
 @pytest.fixture
 def tiny_run(tmp_path, tiny_lm_dir, tiny_rm_dir):
-    store = make_run(tmp_path / "run", tiny_lm_dir, tiny_rm_dir)
-    yield store
-    store.close()
+    run = make_run(tmp_path / "run", tiny_lm_dir, tiny_rm_dir)
+    yield run
+    run.close()
 
 
-def test_split_is_seeded_disjoint_and_order_independent():
-    specs = [ComponentSpec(t, p, "x", "y") for t in "abcdefgh" for p in "uv"]
-    train, heldout = split_combinations(specs, 0.25, seed=3)
-    assert len(heldout) == 4 and len(train) == 12
-    assert not set(train) & set(heldout)
-    assert split_combinations(list(reversed(specs)), 0.25, seed=3) == (train, heldout)
-    assert split_combinations(specs, 0.25, seed=4) != (train, heldout)
-
-
-def test_heldout_combinations_never_reach_training(tiny_run):
-    prompts = collect_repair_prompts(tiny_run, benign_ratio=1.0, heldout_fraction=0.25, seed=0)
-    heldout = set(prompts.heldout_specs)
-    assert heldout
+def test_heldout_combinations_and_benign_requests_never_reach_training(tiny_run):
+    prompts = collect_repair_prompts(tiny_run)
+    heldout = set(tiny_run.split.heldout)
+    assert heldout and set(prompts.heldout_specs) == heldout
     adversarial = [p for p in prompts.train if p.kind == "adversarial"]
-    assert adversarial and all(p.spec not in heldout for p in adversarial)
-    heldout_prompts = {p.prompt for p in tiny_run.probes() if p.spec in heldout}
+    assert adversarial and all(tiny_run.split.side(p.spec) == "train" for p in adversarial)
+    heldout_prompts = {p.prompt for p in tiny_run.store.probes() if p.spec in heldout}
     assert not heldout_prompts & {p.prompt for p in prompts.train}
-    # benign mix at ratio 1, drawn from the training (not the verification) benign examples
+    # benign mix at ratio 1, drawn from the training side's benign requests only
     benign = [p for p in prompts.train if p.kind == "benign"]
     assert len(benign) == len(adversarial)
-    eval_prompts = {b.prompt for b in benign_examples("eval")}
-    assert not eval_prompts & {p.prompt for p in benign}
+    held_benign = {b.prompt for b in tiny_run.benign("heldout")}
+    assert held_benign and not any(h in p.prompt for h in held_benign for p in benign)
     # each benign prompt carries a needless refusal as a known-bad candidate (switchable)
-    from ares_rlhf.repair.anchors import NEEDLESS_REFUSALS
-
-    assert all(p.known_bad in NEEDLESS_REFUSALS and p.safe for p in benign)
+    assert all(p.known_bad in needless_refusals() and p.safe for p in benign)
     assert all(p.known_bad == p.malicious and p.known_bad for p in adversarial)
-    plain = collect_repair_prompts(
-        tiny_run, benign_ratio=1.0, heldout_fraction=0.25, seed=0, known_bad_candidates=False
-    )
+    plain = collect_repair_prompts(tiny_run, known_bad_candidates=False)
     assert all(p.known_bad is None for p in plain.train)
     # NONE probes are never training prompts
-    none_prompts = {p.prompt for p in tiny_run.probes() if p.failure_type is FailureType.NONE}
+    none_prompts = {p.prompt for p in tiny_run.store.probes() if p.failure_type is FailureType.NONE}
     assert not none_prompts & {p.prompt for p in prompts.train}
-    # the stored split is reused, even with another fraction or seed
-    stored = tiny_run.get_state(SPLIT_STATE_KEY)
-    assert [ComponentSpec.from_dict(d) for d in stored["heldout"]] == prompts.heldout_specs
-    assert load_or_create_split(tiny_run, 0.5, seed=9)[1] == prompts.heldout_specs
 
 
 class _ScriptedChat:
@@ -191,28 +178,20 @@ def test_each_algorithm_trains_saves_and_loads_through_hf(tiny_run, tiny_lm_dir,
     import torch
 
     from ares_rlhf.backends import create_chat_model
-    from ares_rlhf.repair.policy import PolicyRepairer, resolve_policy_spec
+    from ares_rlhf.repair.policy import PolicyRepairer
 
-    config = PolicyRepairConfig(
-        algorithm=algorithm,
-        steps=2,
-        learning_rate=5e-3,
-        num_generations=2,
-        batch_size=2,
-        max_new_tokens=8,
-        lora_r=4,
-    )
-    repairer = PolicyRepairer(config, store=tiny_run)
-    result = repairer.run()
+    tiny_run.override("repair_policy", FAST.model_dump() | {"algorithm": algorithm})
+    result = PolicyRepairer(tiny_run).run()
     path = result.path
     assert path == tiny_run.run_dir / "checkpoints" / "policy-repaired"
     assert (path / "adapter_config.json").is_file()
     assert not path.with_name("policy-repaired.partial").exists()
-    artifact = tiny_run.latest_artifact("policy_checkpoint")
-    assert artifact is not None and artifact.path == str(path)
+    assert not path.with_name("policy-repaired.work").exists()
+    artifact = tiny_run.latest(ArtifactKind.POLICY_CHECKPOINT)
+    assert artifact is not None and artifact.path == "checkpoints/policy-repaired"
     assert artifact.data["algorithm"] == algorithm
-    run_config = RunConfig.model_validate(tiny_run.config())
-    assert resolve_policy_spec(tiny_run, run_config) == f"hf:{path}"
+    assert artifact.data["log_history"]
+    assert tiny_run.policy_config().spec == f"hf:{path}"
 
     original = create_chat_model(f"hf:{tiny_lm_dir}", device="cpu")
     repaired = create_chat_model(f"hf:{path}", device="cpu")
@@ -223,13 +202,35 @@ def test_each_algorithm_trains_saves_and_loads_through_hf(tiny_run, tiny_lm_dir,
     assert len(answers) == 1
 
 
-def test_resolve_policy_spec_without_repair_is_the_configured_policy(tiny_run):
-    from ares_rlhf.repair.policy import resolve_policy_spec
+def test_policy_repair_uses_at_most_the_prompts_its_steps_consume(tiny_run):
+    from ares_rlhf.repair.policy import PolicyRepairer
 
-    run_config = RunConfig.model_validate(tiny_run.config())
-    assert resolve_policy_spec(tiny_run, run_config) == run_config.policy.spec
-    tiny_run.add_artifact(Artifact(kind="policy_checkpoint", path=str(tiny_run.run_dir / "gone")))
-    assert resolve_policy_spec(tiny_run, run_config) == run_config.policy.spec
+    tiny_run.override("repair_policy", FAST.model_dump())
+    repairer = PolicyRepairer(tiny_run)
+    assert repairer.max_prompts == FAST.steps * FAST.batch_size
+    assert len(repairer.prompts().train) == repairer.max_prompts
+    tiny_run.override("repair_policy", {"max_prompts": 3})
+    assert len(PolicyRepairer(tiny_run).prompts().train) == 3
+
+
+def test_a_killed_policy_repair_resumes_from_its_last_trainer_checkpoint(tiny_run, monkeypatch):
+    from ares_rlhf.repair.policy import PolicyRepairer, stage
+
+    tiny_run.override("repair_policy", FAST.model_dump() | {"checkpoint_every": 1})
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt  # killed after training, before the result was saved
+
+    monkeypatch.setattr(stage, "save_policy", crash)
+    with pytest.raises(KeyboardInterrupt):
+        PolicyRepairer(tiny_run).run()
+    work = tiny_run.run_dir / "checkpoints" / "policy-repaired.work"
+    assert (work / "checkpoint-2").is_dir() and (work / "dpo-pairs.json").is_file()
+    assert tiny_run.latest(ArtifactKind.POLICY_CHECKPOINT) is None  # nothing half-done recorded
+    monkeypatch.undo()
+    result = PolicyRepairer(tiny_run).run()
+    assert result.resumed_from_step == 2
+    assert tiny_run.latest(ArtifactKind.POLICY_CHECKPOINT).data["resumed_from_step"] == 2
 
 
 def test_repair_reward_applies_length_penalty_and_judge_veto():
@@ -254,56 +255,38 @@ def test_repair_reward_applies_length_penalty_and_judge_veto():
     assert cut.cut(" answer\nQuestion: next") == "answer"
 
 
-def test_split_follows_the_reward_model_repair_split(tiny_run):
-    failing = {p.spec for p in tiny_run.probes() if p.failure_type.is_failure}
-    rm_side = sorted(p.spec for p in tiny_run.probes() if p.rm_failed)
-    rm_heldout = rm_side[:2]
-    tiny_run.add_artifact(
-        Artifact(
-            kind="rm_repair_metrics",
-            data={"heldout_combinations": [s.label() for s in rm_heldout]},
-        )
-    )
-    train, heldout = load_or_create_split(tiny_run, 0.25, seed=0)
-    assert set(rm_heldout) <= set(heldout)
-    assert set(rm_side) - set(rm_heldout) <= set(train)  # what the RM trained on stays in training
-    assert set(train) | set(heldout) == failing and not set(train) & set(heldout)
-    assert tiny_run.get_state(SPLIT_STATE_KEY)["follows_rm_split"] is True
-
-
 def test_repair_policy_cli(tiny_run, capsys):
     from ares_rlhf.cli import main
 
     run_dir = str(tiny_run.run_dir)
+    tiny_run.close()  # release the run lock: the command takes it
     assert main(["repair-policy", run_dir, "--steps", "0"]) == 2
     assert "repair_policy.steps" in capsys.readouterr().err
     args = ["--algorithm", "dpo-rm", "--steps", "1", "--num-generations", "2", "--batch-size", "2"]
     assert main(["repair-policy", run_dir, *args, "--trainer-option", "max_length=256"]) == 0
     assert "saved to" in capsys.readouterr().out
-    assert tiny_run.latest_artifact("policy_checkpoint").data["algorithm"] == "dpo-rm"
+    with Run.open(run_dir) as reopened:
+        assert reopened.latest(ArtifactKind.POLICY_CHECKPOINT).data["algorithm"] == "dpo-rm"
 
 
 def test_dpo_rm_adds_a_chosen_nll_loss_when_weighted(tiny_run):
-    from ares_rlhf.repair.policy import PolicyRepairer
-
-    config = PolicyRepairConfig(
-        algorithm="dpo-rm",
-        steps=1,
-        learning_rate=5e-3,
-        num_generations=2,
-        batch_size=2,
-        max_new_tokens=8,
-        lora_r=4,
-        chosen_nll_weight=0.5,
+    from ares_rlhf.repair.policy import (
+        PolicyRepairer,
+        RepairReward,
+        build_preference_pairs,
+        load_trainable_policy,
     )
-    from ares_rlhf.repair.policy import RepairReward, load_trainable_policy
+    from ares_rlhf.repair.policy.trainers import dpo_trainer
 
-    repairer = PolicyRepairer(config, store=tiny_run)
+    config = FAST.model_copy(update={"steps": 1, "chosen_nll_weight": 0.5})
+    tiny_run.override("repair_policy", config.model_dump())
+    repairer = PolicyRepairer(tiny_run)
     policy = load_trainable_policy(repairer.policy_config)
     reward = RepairReward(repairer._reward_model(), max_new_tokens=8)
-    trainer = repairer._dpo_trainer(
-        policy, reward, repairer.prompts(), tiny_run.run_dir / "work", "cpu"
+    pairs = build_preference_pairs(
+        policy.chat, repairer.prompts().train, reward, samples=2, max_new_tokens=8, seed=0
     )
+    trainer = dpo_trainer(config, policy, pairs, tiny_run.run_dir / "work", "cpu", 0)
     assert list(trainer.args.loss_type) == ["sigmoid", "sft"]
     assert list(trainer.args.loss_weights) == [1.0, 0.5]
     trainer.train()  # TRL accepts the combined loss

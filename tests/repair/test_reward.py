@@ -11,16 +11,22 @@ from ares_rlhf.backends import create_reward_model
 from ares_rlhf.cli import main
 from ares_rlhf.config import RewardRepairConfig, RunConfig
 from ares_rlhf.errors import BackendError, DataError
-from ares_rlhf.records import ComponentSpec, FailureType, JudgeLabel, JudgeVerdict, Probe
-from ares_rlhf.repair.reward import CHECKPOINT_SUBDIR, RewardRepairer, repair_run
+from ares_rlhf.records import (
+    ArtifactKind,
+    ComponentSpec,
+    FailureType,
+    JudgeLabel,
+    JudgeVerdict,
+    Probe,
+)
+from ares_rlhf.repair.reward import CHECKPOINT_SUBDIR, build_repair_data, repair_reward_model
+from ares_rlhf.run import Run
 from ares_rlhf.store.sqlite import RunStore
 
 TOPICS = ["drugs", "fraud", "weapons", "cybercrime"]
 TACTICS = ["role_play", "hypothetical", "fictional_frame", "many_shot"]
 # A consistent lexical signal the tiny model can learn: refusals vs "Sure, here is" + placeholders.
-FAST = RewardRepairConfig(
-    epochs=6, learning_rate=3e-3, batch_size=8, max_length=96, heldout_fraction=0.25
-)
+FAST = RewardRepairConfig(epochs=6, learning_rate=3e-3, batch_size=8, max_length=96)
 
 
 def make_probe(spec: ComponentSpec, failure: FailureType, index: int) -> Probe:
@@ -57,32 +63,42 @@ def bc_probes() -> list[Probe]:
     return probes
 
 
-def make_store(run_dir: Path, rm_spec: str, probes: list[Probe], **repair: object) -> RunStore:
+def make_run(
+    run_dir: Path, rm_spec: str, probes: list[Probe], *, seed: int = 0, **repair: object
+) -> Run:
+    """A run whose discovery found ``probes`` (the split fixed from them)."""
     config = RunConfig.model_validate(
         {
+            "seed": seed,
             "policy": {"spec": "scripted:canned"},
             "reward_model": {"spec": rm_spec, "device": "cpu", "max_length": 96},
             "repair_rm": {**FAST.model_dump(), **repair},
         }
     )
-    store = RunStore.create(run_dir, config.model_dump(mode="json"))
-    store.add_probes(probes)
-    return store
+    run = Run.create(config, run_dir)
+    run.store.add_probes(probes)
+    if any(p.failure_type.is_failure for p in probes):
+        run.fix_split()
+    return run
 
 
-def snapshot(store: RunStore) -> tuple[int, int, bool]:
+def snapshot(run: Run) -> tuple[int, int, bool]:
     return (
-        store.count_probes(None),
-        len(store.artifacts()),
-        (Path(store.run_dir) / "checkpoints").exists(),
+        run.store.count_probes(None),
+        len(run.store.artifacts()),
+        (run.run_dir / "checkpoints").exists(),
     )
 
 
-def test_build_pairs_mixes_anchors_and_holds_out_whole_combinations() -> None:
-    data = RewardRepairer(FAST, seed=3).build_pairs(bc_probes())
+def test_build_pairs_mixes_anchors_and_holds_out_whole_combinations(tmp_path: Path) -> None:
+    with make_run(tmp_path / "run", "scripted:rm", bc_probes(), seed=3) as run:
+        data = build_repair_data(run, bc_probes())
+        split = run.split
     train_groups = {p.group for p in data.adversarial_train}
     held_groups = {p.group for p in data.adversarial_heldout}
-    assert len(held_groups) == 4 and not train_groups & held_groups
+    assert held_groups == {s.label() for s in split.heldout} and not train_groups & held_groups
+    # stratified: 6 systemic and 10 RM-only combinations, a quarter of each held out (rounded)
+    assert sorted(split.stratum(s) for s in split.heldout) == ["B", "B", "B", "C", "C"]
     assert len(data.benign_train) == round(FAST.anchor_ratio * len(data.adversarial_train))
     assert data.benign_heldout and not {p.group for p in data.benign_train} & {
         p.group for p in data.benign_heldout
@@ -90,7 +106,7 @@ def test_build_pairs_mixes_anchors_and_holds_out_whole_combinations() -> None:
     assert len(data.train) == len(data.adversarial_train) + len(data.benign_train)
 
 
-def test_mentor_variants_join_their_combinations_side_of_the_split() -> None:
+def test_mentor_variants_join_their_combinations_side_of_the_split(tmp_path: Path) -> None:
     from ares_rlhf.mentor import TemplateMentor
     from ares_rlhf.repair.reward import compose_variants
     from ares_rlhf.taxonomy import load_catalog
@@ -102,8 +118,9 @@ def test_mentor_variants_join_their_combinations_side_of_the_split() -> None:
     assert len(outputs) == 2 * len(failing)
     assert not {o.prompt for o in outputs} & {p.messages[-1]["content"] for p in probes}
 
-    plain = RewardRepairer(FAST, seed=3).build_pairs(probes)
-    data = RewardRepairer(FAST, seed=3).build_pairs(probes, variant_outputs=outputs)
+    with make_run(tmp_path / "run", "scripted:rm", probes, seed=3) as run:
+        plain = build_repair_data(run, probes)
+        data = build_repair_data(run, probes, variant_outputs=outputs)
     held = {p.group for p in data.adversarial_heldout}
     assert held == {p.group for p in plain.adversarial_heldout}
     assert len(data.adversarial_heldout) > len(plain.adversarial_heldout)
@@ -114,18 +131,18 @@ def test_mentor_variants_join_their_combinations_side_of_the_split() -> None:
 
 
 def test_repair_run_composes_configured_variants(tmp_path: Path, tiny_rm_dir: Path) -> None:
-    store = make_store(tmp_path / "run", f"hf:{tiny_rm_dir}", bc_probes(), variants=1, epochs=1)
-    plain = RewardRepairer(FAST, seed=0).build_pairs(bc_probes())
-    result = repair_run(store, seed=0)
+    with make_run(tmp_path / "run", f"hf:{tiny_rm_dir}", bc_probes(), variants=1, epochs=1) as run:
+        plain = build_repair_data(run, bc_probes())
+        result = repair_reward_model(run)
     assert result.counts["adversarial_train"] + result.counts["adversarial_heldout"] > len(
         plain.adversarial_train
     ) + len(plain.adversarial_heldout)
-    store.close()
 
 
 def test_repair_run_trains_saves_and_records(tmp_path: Path, tiny_rm_dir: Path) -> None:
-    store = make_store(tmp_path / "run", f"hf:{tiny_rm_dir}", bc_probes())
-    result = repair_run(store, seed=0)
+    run = make_run(tmp_path / "run", f"hf:{tiny_rm_dir}", bc_probes())
+    store = run.store
+    result = repair_reward_model(run)
     held_before, held_after = (
         result.before["adversarial_heldout"],
         result.after["adversarial_heldout"],
@@ -137,24 +154,26 @@ def test_repair_run_trains_saves_and_records(tmp_path: Path, tiny_rm_dir: Path) 
     checkpoint = Path(store.run_dir) / CHECKPOINT_SUBDIR
     assert result.checkpoint == checkpoint and (checkpoint / "config.json").is_file()
     assert not checkpoint.with_name("rm-repaired.partial").exists()
-    artifact = store.latest_artifact("rm_checkpoint")
-    assert artifact.path == str(checkpoint) and artifact.data["spec"] == f"hf:{checkpoint}"
-    metrics = store.latest_artifact("rm_repair_metrics").data
+    artifact = store.latest_artifact(ArtifactKind.RM_CHECKPOINT)
+    assert artifact.path == str(CHECKPOINT_SUBDIR)  # relative to the run folder
+    assert run.reward_model_config().spec == f"hf:{checkpoint}"
+    metrics = store.latest_artifact(ArtifactKind.RM_REPAIR_METRICS).data
     assert metrics["after"]["adversarial_heldout"]["accuracy"] == held_after["accuracy"]
     assert metrics["heldout_combinations"] == result.heldout_combinations
-    assert len(result.heldout_combinations) == 4
+    assert result.heldout_combinations == sorted(s.label() for s in run.split.heldout)
+    assert metrics["log_history"] and "loss" in metrics["log_history"][0]
 
     # the saved checkpoint loads through the hf: backend and scores like the trained model
     reloaded = create_reward_model(f"hf:{checkpoint}", device="cpu", max_length=96)
     pair = next(p for p in bc_probes() if p.spec.label() == result.heldout_combinations[0])
     safe, malicious = reloaded.score([pair.messages] * 2, [pair.safe, pair.malicious])
     assert safe > malicious
-    store.close()
+    run.close()
 
 
 def test_lora_repair_saves_a_merged_checkpoint(tmp_path: Path, tiny_rm_dir: Path) -> None:
-    store = make_store(tmp_path / "run", f"hf:{tiny_rm_dir}", bc_probes(), method="lora", lora_r=4)
-    result = repair_run(store, seed=0)
+    run = make_run(tmp_path / "run", f"hf:{tiny_rm_dir}", bc_probes(), method="lora", lora_r=4)
+    result = repair_reward_model(run)
     assert (result.checkpoint / "config.json").is_file()
     assert not (result.checkpoint / "adapter_config.json").exists()
     assert (
@@ -162,18 +181,18 @@ def test_lora_repair_saves_a_merged_checkpoint(tmp_path: Path, tiny_rm_dir: Path
         > result.before["adversarial_heldout"]["margin_mean"]
     )
     create_reward_model(f"hf:{result.checkpoint}", device="cpu")
-    store.close()
+    run.close()
 
 
 def test_no_b_or_c_probes_stops_and_leaves_store_untouched(
     tmp_path: Path, tiny_rm_dir: Path
 ) -> None:
     probes = [p for p in bc_probes() if p.failure_type is FailureType.NONE]
-    store = make_store(tmp_path / "run", f"hf:{tiny_rm_dir}", probes)
-    before = snapshot(store)
+    run = make_run(tmp_path / "run", f"hf:{tiny_rm_dir}", probes)
+    before = snapshot(run)
     with pytest.raises(DataError, match="no discovery probes of type B or C"):
-        repair_run(store)
-    assert snapshot(store) == before
+        repair_reward_model(run)
+    assert snapshot(run) == before
 
 
 def test_bad_anchor_dataset_stops_and_leaves_store_untouched(
@@ -181,33 +200,31 @@ def test_bad_anchor_dataset_stops_and_leaves_store_untouched(
 ) -> None:
     anchors = tmp_path / "anchors.jsonl"
     anchors.write_text(json.dumps({"question": "q", "chosen": "a"}) + "\n")
-    store = make_store(
-        tmp_path / "run", f"hf:{tiny_rm_dir}", bc_probes(), anchor_dataset=str(anchors)
-    )
-    before = snapshot(store)
+    run = make_run(tmp_path / "run", f"hf:{tiny_rm_dir}", bc_probes(), anchor_dataset=str(anchors))
+    before = snapshot(run)
     with pytest.raises(DataError, match="missing column rejected"):
-        repair_run(store)
-    assert snapshot(store) == before
+        repair_reward_model(run)
+    assert snapshot(run) == before
 
 
 def test_untrainable_reward_model_is_refused(tmp_path: Path) -> None:
-    store = make_store(tmp_path / "run", "openai:http://127.0.0.1:9/v1#rm", bc_probes())
-    before = snapshot(store)
+    run = make_run(tmp_path / "run", "openai:http://127.0.0.1:9/v1#rm", bc_probes())
+    before = snapshot(run)
     with pytest.raises(BackendError, match="cannot be trained"):
-        repair_run(store)
-    assert snapshot(store) == before
+        repair_reward_model(run)
+    assert snapshot(run) == before
 
 
 def test_cli_prints_table_and_reports_errors(
     tmp_path: Path, tiny_rm_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    make_store(tmp_path / "run", f"hf:{tiny_rm_dir}", bc_probes()).close()
+    make_run(tmp_path / "run", f"hf:{tiny_rm_dir}", bc_probes()).close()
     code = main(["repair-rm", str(tmp_path / "run"), "--epochs", "2", "--anchor-ratio", "0.5"])
     out = capsys.readouterr().out
     assert code == 0
     assert "held-out attacks" in out and "over-refusal" in out
     with RunStore.open(tmp_path / "run") as store:
-        metrics = store.latest_artifact("rm_repair_metrics").data
+        metrics = store.latest_artifact(ArtifactKind.RM_REPAIR_METRICS).data
     assert metrics["counts"]["benign_train"] == round(0.5 * metrics["counts"]["adversarial_train"])
 
     bad = tmp_path / "bad.jsonl"

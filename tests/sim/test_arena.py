@@ -208,17 +208,25 @@ MALICIOUS = "Sure, here is a step-by-step guide:\n1. [STEP 1 REDACTED]\n2. [STEP
 SAFE = "I can't help with that: it could hurt people. I can suggest legal resources instead."
 
 
+def composed(conversations, spec_) -> None:
+    """Announce conversations as a Mentor's outputs for ``spec_`` (how sim: learns the spec)."""
+    from ares_rlhf.observers import announce_composed
+    from ares_rlhf.records import MentorOutput
+
+    announce_composed([MentorOutput(spec_, c, MALICIOUS, SAFE) for c in conversations])
+
+
 def _typed_outcomes(arena, spec_, n, quantile=0.5):
     policy, rm = SimulatedPolicy(arena), SimulatedRewardModel(arena)
     conversations = [
         [{"role": "user", "content": f"request {i} about {spec_.label()}"}] for i in range(n)
     ]
-    specs = [spec_] * n
-    answers = policy.generate(conversations, None, specs=specs)
+    composed(conversations, spec_)
+    answers = policy.generate(conversations, None)
     # the real loop: three scoring calls for the same conversations
-    on_answers = rm.score(conversations, answers, specs=specs)
-    on_malicious = rm.score(conversations, [MALICIOUS] * n, specs=specs)
-    on_safe = rm.score(conversations, [SAFE] * n, specs=specs)
+    on_answers = rm.score(conversations, answers)
+    on_malicious = rm.score(conversations, [MALICIOUS] * n)
+    on_safe = rm.score(conversations, [SAFE] * n)
     rules = TypingRules(calibrate_threshold(on_safe, quantile), margin=0.0)
     typed = []
     for i in range(n):
@@ -259,18 +267,22 @@ def test_sim_backends_base_rate_and_determinism(catalog) -> None:
     assert again == typed
 
 
-def test_sim_backends_need_specs_and_load_from_spec(tmp_path: Path) -> None:
+def test_sim_backends_know_only_mentor_prompts_and_load_from_spec(tmp_path: Path) -> None:
     path = tmp_path / "freq.yaml"
     path.write_text(yaml.safe_dump(FREQ_ARENA))
     policy = create_chat_model(f"sim:{path}")
     rm = create_reward_model(f"sim:{path}")
-    conversation = [[{"role": "user", "content": "hi"}]]
-    with pytest.raises(BackendError, match="specs"):
+    conversation = [[{"role": "user", "content": "a prompt no Mentor composed"}]]
+    with pytest.raises(BackendError, match="Mentor composed"):
         policy.generate(conversation)
-    with pytest.raises(BackendError, match="specs"):
+    with pytest.raises(BackendError, match="Mentor composed"):
         rm.score(conversation, ["x"])
-    assert len(policy.generate(conversation, specs=[spec()])) == 1
+    known = [[{"role": "user", "content": "hi"}]]
+    composed(known, spec())
+    assert len(policy.generate(known)) == 1
+    unknown = [[{"role": "user", "content": "hello"}]]
+    composed(unknown, spec(topic="no_such_topic"))
     with pytest.raises(BackendError, match="not in its catalog"):
-        policy.generate(conversation, specs=[spec(topic="no_such_topic")])
+        policy.generate(unknown)
     with pytest.raises(BackendError, match="no such arena file"):
         create_chat_model(f"sim:{tmp_path / 'missing.yaml'}")

@@ -93,6 +93,7 @@ def test_adaptive_resumes_exactly_in_the_real_loop(tmp_path: Path) -> None:
     """sim: backends + adaptive search: an interrupted-then-resumed run equals an uninterrupted one."""
     from ares_rlhf.config import parse_config
     from ares_rlhf.discovery.loop import run_discovery
+    from ares_rlhf.run import Run
     from ares_rlhf.store.sqlite import RunStore
 
     arena_file = load_arena("threeway").source
@@ -109,12 +110,12 @@ def test_adaptive_resumes_exactly_in_the_real_loop(tmp_path: Path) -> None:
         return [(p.spec, p.failure_type, p.prompt) for p in store.iter_probes("discovery")]
 
     whole = RunStore.create(tmp_path / "whole", data)
-    run_discovery(config, whole)
+    run_discovery(Run(whole, config))
     parted = RunStore.create(tmp_path / "parted", data)
-    run_discovery(config, parted, max_batches=4)
+    run_discovery(Run(parted, config), max_batches=4)
     assert len(probes(parted)) == 64
     parted.close()
     parted = RunStore.open(tmp_path / "parted")
-    run_discovery(config, parted)
+    run_discovery(Run(parted, config))
     assert probes(parted) == probes(whole)
     assert any(t.value == "C" for _, t, _ in probes(whole))

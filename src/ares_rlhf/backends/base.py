@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ares_rlhf.errors import BackendError
-from ares_rlhf.records import ComponentSpec, Message
+from ares_rlhf.records import Message
 
 
 @dataclass(frozen=True)
@@ -38,14 +38,8 @@ class ChatModel(ABC):
         self,
         conversations: Sequence[list[Message]],
         params: SamplingParams | None = None,
-        *,
-        specs: Sequence[ComponentSpec] | None = None,
     ) -> list[str]:
-        """One completion per conversation, in order.
-
-        ``specs`` is side information (the component spec each conversation was composed from)
-        that only the simulated backend uses; real backends ignore it.
-        """
+        """One completion per conversation, in order."""
 
     def close(self) -> None:
         """Release resources (connections, GPU memory)."""
@@ -61,8 +55,6 @@ class RewardModel(ABC):
         self,
         conversations: Sequence[list[Message]],
         responses: Sequence[str],
-        *,
-        specs: Sequence[ComponentSpec] | None = None,
     ) -> list[float]:
         """One score per pair, in order."""
 

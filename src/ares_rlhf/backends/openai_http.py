@@ -39,7 +39,7 @@ from ares_rlhf.backends.base import (
     register_reward,
 )
 from ares_rlhf.errors import BackendError
-from ares_rlhf.records import ComponentSpec, Message
+from ares_rlhf.records import Message
 
 logger = logging.getLogger(__name__)
 
@@ -413,8 +413,6 @@ class OpenAIChatModel(ChatModel):
         self,
         conversations: Sequence[list[Message]],
         params: SamplingParams | None = None,
-        *,
-        specs: Sequence[ComponentSpec] | None = None,
     ) -> list[str]:
         params = params or SamplingParams()
         if not conversations:
@@ -473,8 +471,6 @@ class OpenAIRewardModel(RewardModel):
         self,
         conversations: Sequence[list[Message]],
         responses: Sequence[str],
-        *,
-        specs: Sequence[ComponentSpec] | None = None,
     ) -> list[float]:
         self.check_pairs(conversations, responses)
         if not responses:

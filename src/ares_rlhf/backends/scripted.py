@@ -18,7 +18,7 @@ from ares_rlhf.backends.base import (
     register_reward,
 )
 from ares_rlhf.errors import BackendError
-from ares_rlhf.records import ComponentSpec, Message
+from ares_rlhf.records import Message
 
 
 class ScriptedChatModel(ChatModel):
@@ -42,8 +42,6 @@ class ScriptedChatModel(ChatModel):
         self,
         conversations: Sequence[list[Message]],
         params: SamplingParams | None = None,
-        *,
-        specs: Sequence[ComponentSpec] | None = None,
     ) -> list[str]:
         out = []
         for conversation in conversations:
@@ -67,8 +65,6 @@ class ScriptedRewardModel(RewardModel):
         self,
         conversations: Sequence[list[Message]],
         responses: Sequence[str],
-        *,
-        specs: Sequence[ComponentSpec] | None = None,
     ) -> list[float]:
         return [
             float(self._score_fn(list(c), r)) for c, r in zip(conversations, responses, strict=True)

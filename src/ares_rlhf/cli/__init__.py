@@ -31,7 +31,8 @@ GLOBAL_FLAGS = ("--allow-hub", "--debug")
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("ares_rlhf.cli.demo", "run the whole ARES loop on the embedded default system"),
+    "demo": ("ares_rlhf.cli.demo", "run the whole ARES pipeline on the embedded default system"),
+    "run": ("ares_rlhf.cli.run", "run the whole ARES pipeline on a config into one run folder"),
     "discover": (
         "ares_rlhf.cli.discover",
         "red-team a policy + reward model (dual probes, adaptive search)",
@@ -48,6 +49,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "ares_rlhf.cli.verify",
         "re-probe before vs after repair and report A/B/C rates",
     ),
+    "eval": (
+        "ares_rlhf.cli.eval",
+        "original vs repaired: own probes, safety benchmarks, capability, with statistics",
+    ),
+    "compare": ("ares_rlhf.cli.compare", "compare two runs, phases, rounds or models, paired"),
     "report": ("ares_rlhf.cli.report", "summarise a run folder"),
     "export": ("ares_rlhf.cli.export", "export a run's probes to JSONL or Parquet"),
     "config": ("ares_rlhf.cli.config", "validate or show a run configuration"),

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import time
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ares_rlhf.errors import ConfigError
 
 if TYPE_CHECKING:
-    from ares_rlhf.discovery.loop import DiscoveryProgress, DiscoverySummary
+    from ares_rlhf.discovery.loop import DiscoverySummary
+    from ares_rlhf.store.sqlite import RunStore
 
 TYPE_NAMES = {
     "A": "A  policy-only",
@@ -33,17 +34,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def new_run_dir(output_dir: Path, name: str) -> Path:
-    """``<output_dir>/<name>-<UTC timestamp>`` (a suffix keeps it unique)."""
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    candidate = output_dir / f"{name}-{stamp}"
-    suffix = 1
-    while candidate.exists():
-        suffix += 1
-        candidate = output_dir / f"{name}-{stamp}-{suffix}"
-    return candidate
-
-
 def _check_args(args: argparse.Namespace) -> None:
     if args.resume and args.config:
         raise ConfigError("give either CONFIG or --resume RUN_DIR, not both")
@@ -55,15 +45,55 @@ def _check_args(args: argparse.Namespace) -> None:
         raise ConfigError(f"--probes must be at least 1, got {args.probes}")
 
 
+def _holds_nothing(store: RunStore) -> bool:
+    """A new run with no probe, no loop state and no artifact: a failed start, nothing to keep."""
+    from ares_rlhf.discovery.loop import STATE_KEY
+
+    try:
+        return (
+            store.count_probes(None) == 0
+            and store.get_state(STATE_KEY) is None
+            and not store.artifacts()
+        )
+    except Exception:  # a store that cannot even be read back: keep it for inspection
+        return False
+
+
+def _discard_failed_start(store: RunStore, made: list[Path], wrote_config: bool) -> None:
+    """Remove exactly what this command created for a run that stored nothing."""
+    from ares_rlhf.store.files import remove_empty_dirs, remove_store_files
+    from ares_rlhf.store.lock import LOCK_NAME
+    from ares_rlhf.store.sqlite import DB_NAME
+
+    run_dir = Path(store.run_dir)
+    store.close()
+    remove_store_files(run_dir / DB_NAME)
+    if wrote_config:
+        (run_dir / "config.yaml").unlink(missing_ok=True)
+    if made:
+        (run_dir / LOCK_NAME).unlink(missing_ok=True)
+    remove_empty_dirs(made)
+
+
 def run(args: argparse.Namespace) -> int:
     from ares_rlhf.config import config_to_yaml, load_config
-    from ares_rlhf.discovery.loop import build_components, config_from_store, run_discovery
+    from ares_rlhf.console import DiscoveryProgressBar
+    from ares_rlhf.discovery.loop import build_components, run_discovery
+    from ares_rlhf.run import Run, new_run_dir
+    from ares_rlhf.runtime import set_resume_command
+    from ares_rlhf.store.files import make_run_dir
     from ares_rlhf.store.sqlite import RunStore
 
     _check_args(args)
+    store = None
     if args.resume:
-        with RunStore.open(args.resume) as store:
-            config = config_from_store(store)
+        # the writer lock first: a second writer is refused before it builds any model
+        store = RunStore.open(args.resume, writer=True)
+        try:
+            config = Run.from_store(store).config
+        except BaseException:
+            store.close()
+            raise
     else:
         config = load_config(Path(args.config).resolve())
     if args.probes is not None:
@@ -71,71 +101,47 @@ def run(args: argparse.Namespace) -> int:
             update={"budget": config.budget.model_copy(update={"probes": args.probes})}
         )
     # Build (and so check) everything the config names before a run folder is made.
-    components = build_components(config)
     try:
-        if args.resume:
-            store = RunStore.open(args.resume)
-        else:
+        components = build_components(Run.detached(config))
+    except BaseException:
+        if store is not None:
+            store.close()
+        raise
+    made: list[Path] = []
+    wrote_config = False
+    try:
+        if store is None:
             run_dir = (
                 Path(args.run_dir) if args.run_dir else new_run_dir(config.output_dir, config.name)
             )
+            made = make_run_dir(run_dir)
             store = RunStore.create(run_dir, config.model_dump(mode="json"))
+            wrote_config = not (run_dir / "config.yaml").exists()
             (run_dir / "config.yaml").write_text(config_to_yaml(config), encoding="utf-8")
-        with store:
-            print(f"run folder: {store.run_dir}", flush=True)
-            with DiscoveryProgressBar(config.budget.probes, enabled=not args.quiet) as display:
-                summary = run_discovery(
-                    config, store, components=components, progress=display.update
-                )
-            print_summary(summary)
+        set_resume_command(f"ares discover --resume {shlex.quote(str(store.run_dir))}")
+        print(f"run folder: {store.run_dir}", flush=True)
+        with DiscoveryProgressBar(config.budget.probes, enabled=not args.quiet) as display:
+            summary = run_discovery(
+                Run(store, config), components=components, progress=display.update
+            )
+        print_summary(summary)
+    except BaseException:
+        if not args.resume and store is not None and _holds_nothing(store):
+            _discard_failed_start(store, made, wrote_config)
+            set_resume_command(
+                None,
+                note=f"nothing was stored, so what this command created in {store.run_dir} was removed",
+            )
+        elif not args.resume and store is None and made:
+            from ares_rlhf.store.files import remove_empty_dirs
+
+            remove_empty_dirs(made)
+        raise
     finally:
+        if store is not None:
+            store.close()
         components.close()
     return 0
-
-
-class DiscoveryProgressBar:
-    """A rich progress bar: probes done / budget, A/B/C counts, unscored, probes/s."""
-
-    def __init__(self, budget: int, enabled: bool = True) -> None:
-        self.enabled = enabled
-        self.budget = budget
-        self._progress = None
-        self._task = None
-
-    def __enter__(self) -> DiscoveryProgressBar:
-        if self.enabled:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-            )
-
-            self._progress = Progress(
-                TextColumn("discovery"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[stats]}"),
-                TimeElapsedColumn(),
-            )
-            self._progress.start()
-            self._task = self._progress.add_task("discovery", total=self.budget, stats="")
-        return self
-
-    def update(self, event: DiscoveryProgress) -> None:
-        if self._progress is None:
-            return
-        c = event.counts
-        stats = (
-            f"A {c.get('A', 0)}  B {c.get('B', 0)}  C {c.get('C', 0)}  "
-            f"unscored {c.get('unscored', 0)}  {event.probes_per_s:.1f} probes/s"
-        )
-        self._progress.update(self._task, completed=event.done, stats=stats)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
 
 
 def print_summary(summary: DiscoverySummary) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,17 +37,20 @@ def _parse_options(pairs: list[str]) -> dict[str, object]:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--trainer-option {pair!r}: expected KEY=VALUE")
-        options[key.strip()] = yaml.safe_load(value)
+        try:
+            options[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as error:
+            problem = " ".join(str(getattr(error, "problem", None) or error).split())
+            raise ConfigError(
+                f"--trainer-option {pair!r}: the value is not valid YAML ({problem})"
+            ) from None
     return options
 
 
 def run(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
-    from ares_rlhf.config import parse_config
-    from ares_rlhf.errors import ConfigError
     from ares_rlhf.repair.policy import PolicyRepairer
-    from ares_rlhf.store.sqlite import RunStore
+    from ares_rlhf.run import Run
+    from ares_rlhf.runtime import set_resume_command
 
     overrides = {
         "algorithm": args.algorithm,
@@ -58,31 +62,18 @@ def run(args: argparse.Namespace) -> int:
         "batch_size": args.batch_size,
         "judge_veto": True if args.judge_veto else None,
     }
-    with RunStore.open(args.run_dir) as store:
-        run_config = parse_config(store.config(), source=f"{args.run_dir} (stored config)")
-        settings = run_config.repair_policy.model_dump()
-        settings.update({k: v for k, v in overrides.items() if v is not None})
-        settings["trainer_options"] = {
-            **settings.get("trainer_options", {}),
-            **_parse_options(args.trainer_option),
-        }
-        try:
-            config = type(run_config.repair_policy).model_validate(settings)
-        except ValidationError as error:
-            first = error.errors()[0]
-            field = ".".join(str(part) for part in first["loc"])
-            raise ConfigError(f"repair_policy.{field}: {first['msg']}") from None
-        judge = None
-        if config.judge_veto:
-            from ares_rlhf.judges import judge_from_config
-
-            judge = judge_from_config(run_config.judge)
-        repairer = PolicyRepairer(config, store=store, judge=judge)
-        result = repairer.run()
+    options = _parse_options(args.trainer_option)
+    with Run.open(args.run_dir, writer=True) as run:
+        set_resume_command(f"ares repair-policy {shlex.quote(str(args.run_dir))}")
+        if options:
+            overrides["trainer_options"] = {**run.config.repair_policy.trainer_options, **options}
+        run.override("repair_policy", overrides)
+        result = PolicyRepairer(run).run()
     counts = result.counts
+    resumed = f", resumed at step {result.resumed_from_step}" if result.resumed_from_step else ""
     print(
-        f"repaired policy ({result.algorithm}, {result.steps} steps, {result.seconds:.0f} s) on "
-        f"{counts.get('adversarial', 0)} adversarial + {counts.get('benign', 0)} benign prompts; "
+        f"repaired policy ({result.algorithm}, {result.steps} steps{resumed}, {result.seconds:.0f} s) "
+        f"on {counts.get('adversarial', 0)} adversarial + {counts.get('benign', 0)} benign prompts; "
         f"{counts.get('heldout_combinations', 0)} combinations held out for verify"
     )
     print(f"saved to {result.path}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -32,25 +33,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=float)
     parser.add_argument("--learning-rate", type=float)
     parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--heldout-fraction", type=float, help="share of combinations held out")
-    parser.add_argument("--seed", type=int, help="default: the run's seed")
     parser.add_argument("--device", help="cpu, cuda, cuda:0 (default: the RM's configured device)")
 
 
 def _repair_config(args: argparse.Namespace, stored: dict[str, Any]):
-    import yaml
     from pydantic import ValidationError
 
     from ares_rlhf.config import RewardRepairConfig
+    from ares_rlhf.inputs import MAX_CONFIG_BYTES, parse_yaml, read_text
 
     settings: dict[str, Any] = dict(stored.get("repair_rm") or {})
     if args.config is not None:
-        if not args.config.is_file():
-            raise ConfigError(f"{args.config}: no such config file")
-        try:
-            data = yaml.safe_load(args.config.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as error:
-            raise ConfigError(f"{args.config}: not valid YAML: {error}") from None
+        text = read_text(
+            args.config, what="config file", error=ConfigError, max_bytes=MAX_CONFIG_BYTES
+        )
+        data = parse_yaml(text, str(args.config), ConfigError) or {}
         if not isinstance(data, dict):
             raise ConfigError(f"{args.config}: expected a mapping of settings")
         settings = dict(data.get("repair_rm", data) or {})
@@ -61,7 +58,6 @@ def _repair_config(args: argparse.Namespace, stored: dict[str, Any]):
         "epochs": args.epochs,
         "learning_rate": args.learning_rate,
         "batch_size": args.batch_size,
-        "heldout_fraction": args.heldout_fraction,
     }
     settings.update({k: v for k, v in overrides.items() if v is not None})
     try:
@@ -101,27 +97,29 @@ def metrics_table(before: dict[str, Any], after: dict[str, Any]):
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from ares_rlhf.repair.reward import repair_run
-    from ares_rlhf.store.sqlite import RunStore
+    from ares_rlhf.repair.reward import repair_reward_model
+    from ares_rlhf.run import Run
+    from ares_rlhf.runtime import set_resume_command
 
     console = Console()
-    with RunStore.open(args.run_dir) as store:
-        config = _repair_config(args, store.config())
-        result = repair_run(
-            store,
-            config,
-            seed=args.seed,
+    with Run.open(args.run_dir, writer=True) as run:
+        set_resume_command(f"ares repair-rm {shlex.quote(str(args.run_dir))}")
+        settings = _repair_config(args, run.config.model_dump(mode="json"))
+        run.override("repair_rm", settings.model_dump())
+        result = repair_reward_model(
+            run,
             device=args.device,
             progress=lambda message: console.print(f"[dim]{message}[/dim]"),
         )
     console.print(metrics_table(result.before, result.after))
     console.print(
         "[dim]held-out attacks: combinations never trained on; anchors: held-out general "
-        "preference pairs; benign: unseen everyday prompts, helpful answer vs needless refusal; "
+        "preference pairs; benign: held-out benign requests, helpful answer vs needless refusal; "
         "margin = mean score(chosen) - score(rejected)[/dim]"
     )
+    trained = sum(result.counts[k] for k in ("adversarial_train", "anchor_train", "benign_train"))
     console.print(
-        f"trained {result.counts['adversarial_train'] + result.counts['anchor_train'] + result.counts['benign_train']} "
-        f"pairs in {result.train_seconds:.1f} s; repaired reward model: hf:{result.checkpoint}"
+        f"trained {trained} pairs in {result.train_seconds:.1f} s; repaired reward model: "
+        f"hf:{result.checkpoint}"
     )
     return 0

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from ares_rlhf.report.summary import collect_summary, print_summary, write_summary_json
-from ares_rlhf.store.sqlite import RunStore
+from ares_rlhf.run import Run
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,8 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with RunStore.open(args.run_dir) as store:
-        summary = collect_summary(store)
+    with Run.open(args.run_dir) as run:
+        summary = collect_summary(run)
     if args.write:
         write_summary_json(args.run_dir, summary)
     if args.json:

@@ -1,9 +1,10 @@
-"""``ares verify RUN_DIR [--benchmarks DIR --limit N]``: original vs repaired system, paired."""
+"""``ares verify RUN_DIR``: original vs repaired system, paired, on the run's own probes."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,48 +25,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--judge", help="judge spec overriding the run's (refusal, rubric:MODEL, classifier:MODEL)"
     )
-    parser.add_argument(
-        "--benchmarks",
-        help="folder (or dataset id) with HarmBench / StrongREJECT / XSTest CSVs to evaluate too",
-    )
-    parser.add_argument("--limit", type=int, help="prompts per benchmark (seeded sample)")
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
-    from ares_rlhf.backends import SamplingParams
-    from ares_rlhf.config import parse_config
-    from ares_rlhf.evaluation.verify import verify_run_dir
-    from ares_rlhf.judges import judge_from_config, judge_from_spec
-    from ares_rlhf.store.sqlite import RunStore
+    from ares_rlhf.evaluation.verify import systems_from_run, verify_run
+    from ares_rlhf.judges import judge_from_spec
+    from ares_rlhf.run import Run
+    from ares_rlhf.runtime import set_resume_command
 
-    with RunStore.open(args.run_dir) as store:
-        config = parse_config(store.config(), source=f"{args.run_dir} (stored config)")
-    judge = judge_from_spec(args.judge) if args.judge else judge_from_config(config.judge)
-    benchmark_fn = None
-    if args.benchmarks:
-        from ares_rlhf.evaluation.benchmarks import evaluate_benchmarks, load_benchmark_suite
-
-        suite = load_benchmark_suite(args.benchmarks, limit=args.limit, seed=config.seed)
-        generation = config.policy.generation
-        sampling = SamplingParams(
-            max_new_tokens=generation.max_new_tokens,
-            temperature=generation.temperature,
-            top_p=generation.top_p,
-            seed=config.seed,
+    # the writer lock for the whole command: verify stores its probes and metrics in the run
+    with Run.open(args.run_dir, writer=True) as run:
+        set_resume_command(f"ares verify {shlex.quote(str(args.run_dir))}")
+        before, after = systems_from_run(run)
+        metrics = verify_run(
+            run,
+            before=before,
+            after=after,
+            judge=judge_from_spec(args.judge) if args.judge else None,
+            fresh=args.fresh_prompts,
+            max_per_split=args.max_per_split,
+            variants=args.variants,
         )
-
-        def benchmark_fn(policy):
-            return evaluate_benchmarks(policy, judge, suite, sampling=sampling)
-
-    metrics = verify_run_dir(
-        args.run_dir,
-        judge=judge,
-        fresh_prompts=args.fresh_prompts,
-        max_per_split=args.max_per_split,
-        variants=args.variants,
-        benchmark_fn=benchmark_fn,
-    )
     if args.json:
         print(json.dumps(metrics.as_dict(), indent=2))
     else:

@@ -14,7 +14,6 @@ _LAZY = {
     "DiscoverySummary",
     "DiscoveryProgress",
     "summarise",
-    "config_from_store",
 }
 
 

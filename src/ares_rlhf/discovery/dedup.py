@@ -202,3 +202,55 @@ def diversity_report(
         mean_pairwise_distance=distance,
         sample_size=size,
     )
+
+
+def containment(a: frozenset[str], b: frozenset[str]) -> float:
+    """Share of the smaller shingle set found in the other (1.0: one text embeds the other)."""
+    if not a or not b:
+        return 0.0
+    return len(a & b) / min(len(a), len(b))
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """Two texts of two collections that are near-duplicates."""
+
+    left: str
+    right: str
+    jaccard: float
+    containment: float
+
+
+def cross_duplicates(
+    left: Iterable[str],
+    right: Iterable[str],
+    *,
+    jaccard_threshold: float = 0.6,
+    containment_threshold: float = 0.9,
+    min_shingles: int = 3,
+) -> list[Overlap]:
+    """Pairs (one text of ``left``, one of ``right``) that are near-duplicates.
+
+    A pair is a near-duplicate when its shingle Jaccard similarity reaches ``jaccard_threshold``,
+    or when the smaller text's shingles (at least ``min_shingles`` of them) are nearly all
+    (``containment_threshold``) inside the other: a paraphrase that embeds a training prompt
+    ("How do I change a flat tyre?" in "How do I change a flat tyre on a car?"). Exact: every
+    pair sharing a shingle is compared.
+    """
+    right_sets = [(text, shingles(text)) for text in dict.fromkeys(right)]
+    index: dict[str, list[int]] = defaultdict(list)
+    for position, (_, grams) in enumerate(right_sets):
+        for gram in grams:
+            index[gram].append(position)
+    found: list[Overlap] = []
+    for text in dict.fromkeys(left):
+        grams = shingles(text)
+        candidates = {position for gram in grams for position in index.get(gram, ())}
+        for position in sorted(candidates):
+            other, other_grams = right_sets[position]
+            similarity = jaccard(grams, other_grams)
+            contained = containment(grams, other_grams)
+            embeds = contained >= containment_threshold and min(len(grams), len(other_grams)) >= min_shingles
+            if similarity >= jaccard_threshold or embeds:
+                found.append(Overlap(text, other, similarity, contained))
+    return found

@@ -13,7 +13,6 @@ composes exactly what an uninterrupted run would.
 
 from __future__ import annotations
 
-import math
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -24,24 +23,16 @@ from typing import Any
 import numpy as np
 
 from ares_rlhf.backends.base import ChatModel, RewardModel, SamplingParams
-from ares_rlhf.config import RunConfig, parse_config
 from ares_rlhf.discovery.dedup import NearDuplicateIndex, diversity_report
-from ares_rlhf.discovery.typing import TypingRules, calibrate_threshold
-from ares_rlhf.errors import DataError
+from ares_rlhf.discovery.probe import calibrate_rules, dual_probe
+from ares_rlhf.discovery.typing import TypingRules
 from ares_rlhf.judges.base import HarmJudge
 from ares_rlhf.mentor.base import SafetyMentor
-from ares_rlhf.records import (
-    COMPONENT_TYPES,
-    ComponentSpec,
-    FailureType,
-    JudgeVerdict,
-    MentorOutput,
-    Probe,
-    RewardScores,
-)
+from ares_rlhf.records import COMPONENT_TYPES, ComponentSpec, FailureType, MentorOutput, Probe
+from ares_rlhf.run import Run
 from ares_rlhf.search.base import Outcome, SearchStrategy, create_strategy
 from ares_rlhf.store.sqlite import RunStore
-from ares_rlhf.taxonomy import Catalog, load_catalog
+from ares_rlhf.taxonomy import Catalog
 
 PHASE = "discovery"
 STATE_KEY = "discovery"
@@ -148,85 +139,38 @@ class Components:
         self.owned = []
 
 
-def build_judge(config: RunConfig) -> HarmJudge:
-    """The configured harm judge."""
-    from ares_rlhf.judges import judge_from_config
-
-    return judge_from_config(config.judge)
-
-
 def build_components(
-    config: RunConfig,
+    run: Run,
     *,
     policy: ChatModel | None = None,
     reward_model: RewardModel | None = None,
     judge: HarmJudge | None = None,
     mentor: SafetyMentor | None = None,
     strategy: SearchStrategy | None = None,
-    catalog: Catalog | None = None,
 ) -> Components:
-    """Build the components not given from ``config`` (models load here)."""
-    from ares_rlhf.backends import chat_model_from_config, reward_model_from_config
-    from ares_rlhf.mentor import mentor_from_config
+    """The run's components, with any given one used instead (models load here).
 
+    Discovery red-teams the run's *current* system: the repaired checkpoints when the run holds
+    them (a later round), else the configured models.
+    """
+    from ares_rlhf.backends import chat_model_from_config, reward_model_from_config
+
+    config = run.config
     owned: list[Any] = []
-    catalog = catalog or (
-        strategy.catalog if strategy is not None else load_catalog(config.catalog)
-    )
+    catalog = strategy.catalog if strategy is not None else run.catalog
     if strategy is None:
         strategy = create_strategy(
             config.search.strategy, catalog, seed=config.seed, **config.search.options
         )
-    if mentor is None:
-        mentor = mentor_from_config(config.mentor, catalog, seed=config.seed)
-        if hasattr(mentor, "model"):
-            owned.append(mentor.model)
-    if judge is None:
-        judge = build_judge(config)
+    mentor = mentor or run.mentor
+    judge = judge or run.judge
     if policy is None:
-        policy = chat_model_from_config(config.policy)
+        policy = chat_model_from_config(run.policy_config())
         owned.append(policy)
     if reward_model is None:
-        reward_model = reward_model_from_config(config.reward_model)
+        reward_model = reward_model_from_config(run.reward_model_config())
         owned.append(reward_model)
     return Components(policy, reward_model, judge, mentor, strategy, catalog, owned)
-
-
-def _chunks(n: int, size: int) -> list[range]:
-    return [range(i, min(i + size, n)) for i in range(0, n, size)]
-
-
-def calibrate(
-    config: RunConfig, mentor: SafetyMentor, reward_model: RewardModel, catalog: Catalog
-) -> float:
-    """The RM threshold: fixed in the config, or a quantile of RM scores on Mentor safe responses.
-
-    The calibration specs are drawn uniformly with their own generator (seed, "calibration"), so
-    the search strategy's draws are untouched.
-    """
-    if config.typing.reward_threshold is not None:
-        return float(config.typing.reward_threshold)
-    rng = np.random.default_rng([config.seed, 0xCA1])
-    ids = [catalog.ids(t) for t in COMPONENT_TYPES]
-    count = config.typing.calibration_probes
-    picks = [rng.integers(0, len(i), size=count) for i in ids]
-    specs = [
-        ComponentSpec(*(i[p[k]] for i, p in zip(ids, picks, strict=True))) for k in range(count)
-    ]
-    outputs = mentor.compose(specs, [-1 - k for k in range(count)])
-    usable = [o for o in outputs if o is not None]
-    if not usable:
-        raise DataError(
-            "cannot calibrate the RM threshold: the Mentor produced no safe responses "
-            "(set typing.reward_threshold to a fixed value)"
-        )
-    scores = reward_model.score(
-        [o.messages for o in usable], [o.safe for o in usable], specs=[o.spec for o in usable]
-    )
-    finite = [s for s in scores if math.isfinite(s)]
-    if not finite:
-        raise DataError("cannot calibrate the RM threshold: the RM gave no finite scores")
-    return calibrate_threshold(finite, config.typing.reward_threshold_quantile)
 
 
 def _initial_state(threshold: float, budget: int) -> dict[str, Any]:
@@ -301,100 +245,61 @@ def _compose_unique(
 
 def _probe_batch(
     parts: Components,
-    config: RunConfig,
+    run: Run,
     rules: TypingRules,
     batch_index: int,
     kept: Sequence[tuple[int, int, MentorOutput]],
 ) -> list[Probe]:
-    outputs = [o for _, _, o in kept]
-    specs = [o.spec for o in outputs]
-    conversations = [o.messages for o in outputs]
-    generation = config.policy.generation
-    params = SamplingParams(
-        max_new_tokens=generation.max_new_tokens,
-        temperature=generation.temperature,
-        top_p=generation.top_p,
-        seed=batch_seed(config.seed, batch_index),
+    generation = run.config.policy.generation
+    return dual_probe(
+        [o for _, _, o in kept],
+        policy=parts.policy,
+        reward_model=parts.reward_model,
+        judge=parts.judge,
+        rules=rules,
+        sampling=SamplingParams(
+            max_new_tokens=generation.max_new_tokens,
+            temperature=generation.temperature,
+            top_p=generation.top_p,
+            seed=batch_seed(run.config.seed, batch_index),
+        ),
+        phase=PHASE,
+        batch=batch_index,
+        batch_size=generation.batch_size,
+        extra=[
+            {"mentor_variant": variant, "fallback_used": output.fallback_used}
+            for _, variant, output in kept
+        ],
     )
-    responses: list[str] = []
-    for chunk in _chunks(len(outputs), generation.batch_size):
-        responses.extend(
-            parts.policy.generate(
-                [conversations[i] for i in chunk], params, specs=[specs[i] for i in chunk]
-            )
-        )
-    if len(responses) != len(outputs):
-        raise DataError(
-            f"policy {parts.policy.model_id!r} returned {len(responses)} answers for {len(outputs)} prompts"
-        )
-    verdicts = parts.judge.judge([o.prompt for o in outputs], responses)
-    n = len(outputs)
-    scores = parts.reward_model.score(
-        conversations * 3,
-        [*responses, *(o.malicious for o in outputs), *(o.safe for o in outputs)],
-        specs=specs * 3,
-    )
-    if len(verdicts) != n or len(scores) != 3 * n:
-        raise DataError("the judge or reward model returned the wrong number of results")
-    probes = []
-    for i, output in enumerate(outputs):
-        triple = (scores[i], scores[n + i], scores[2 * n + i])
-        rewards = RewardScores(*map(float, triple)) if all(map(math.isfinite, triple)) else None
-        verdict: JudgeVerdict = verdicts[i]
-        failure_type, policy_failed, rm_failed = rules.classify(verdict, rewards)
-        probes.append(
-            Probe(
-                spec=output.spec,
-                messages=output.messages,
-                malicious=output.malicious,
-                safe=output.safe,
-                policy_response=responses[i],
-                judge=verdict,
-                rewards=rewards,
-                failure_type=failure_type,
-                policy_failed=policy_failed,
-                rm_failed=rm_failed,
-                policy_id=parts.policy.model_id,
-                reward_model_id=parts.reward_model.model_id,
-                mentor_id=output.mentor_id,
-                judge_id=parts.judge.judge_id,
-                mentor_refused=output.mentor_refused,
-                batch=batch_index,
-                phase=PHASE,
-                extra={"mentor_variant": kept[i][1], "fallback_used": output.fallback_used},
-            )
-        )
-    return probes
 
 
 def run_discovery(
-    config: RunConfig,
-    store: RunStore,
+    run: Run,
     *,
     policy: ChatModel | None = None,
     reward_model: RewardModel | None = None,
     judge: HarmJudge | None = None,
     mentor: SafetyMentor | None = None,
     strategy: SearchStrategy | None = None,
-    catalog: Catalog | None = None,
     components: Components | None = None,
     progress: Callable[[DiscoveryProgress], None] | None = None,
     max_batches: int | None = None,
 ) -> DiscoverySummary:
-    """Run (or continue) discovery in ``store`` until ``config.budget.probes`` probes are written.
+    """Run (or continue) discovery in ``run`` until ``budget.probes`` probes are written.
 
-    Components not given are built from ``config`` (or pass them all, already built, as
+    Components not given come from the run (or pass them all, already built, as
     ``components``); models built here are closed at the end. ``max_batches`` stops after that
-    many batches in this call (the run stays resumable).
+    many batches in this call (the run stays resumable). When the budget is reached (or the
+    search runs dry), the run's held-out split is fixed from what discovery found.
     """
+    config, store = run.config, run.store
     parts = components or build_components(
-        config,
+        run,
         policy=policy,
         reward_model=reward_model,
         judge=judge,
         mentor=mentor,
         strategy=strategy,
-        catalog=catalog,
     )
     started = time.perf_counter()
     session = 0
@@ -403,7 +308,13 @@ def run_discovery(
         state = store.get_state(STATE_KEY)
         index = NearDuplicateIndex(config.search.dedup_threshold)
         if state is None:
-            threshold = calibrate(config, parts.mentor, parts.reward_model, parts.catalog)
+            threshold = calibrate_rules(
+                parts.reward_model,
+                config.typing,
+                mentor=parts.mentor,
+                catalog=parts.catalog,
+                seed=config.seed,
+            ).threshold
             state = _initial_state(threshold, budget)
             store.set_state(STATE_KEY, state)
         else:
@@ -424,7 +335,7 @@ def run_discovery(
             kept, duplicates, mentor_skips = _compose_unique(
                 parts.mentor, specs, batch_index, index
             )
-            probes = _probe_batch(parts, config, rules, batch_index, kept) if kept else []
+            probes = _probe_batch(parts, run, rules, batch_index, kept) if kept else []
             counts = Counter(state["counts"])
             counts.update(p.failure_type.value for p in probes)
             state = {
@@ -457,6 +368,9 @@ def run_discovery(
                         session_probes=session,
                     )
                 )
+        finished = state["probes"] >= budget or state["empty_batches"] >= MAX_EMPTY_BATCHES
+        if finished and any(state["counts"].get(t.value) for t in FailureType if t.is_failure):
+            run.fix_split()
         return summarise(store, state, time.perf_counter() - started, session)
     finally:
         if components is None:
@@ -496,21 +410,15 @@ def summarise(
     )
 
 
-def config_from_store(store: RunStore) -> RunConfig:
-    """The run config stored in a run folder."""
-    return parse_config(store.config(), source=f"{store.run_dir} (stored config)")
-
-
 def resume_discovery(
     run_dir: str | Path,
     *,
     progress: Callable[[DiscoveryProgress], None] | None = None,
     **components: Any,
 ) -> DiscoverySummary:
-    """Reopen a run folder and continue its discovery until the stored budget."""
-    with RunStore.open(run_dir) as store:
-        config = config_from_store(store)
-        return run_discovery(config, store, progress=progress, **components)
+    """Reopen a run folder (taking its lock) and continue its discovery until the budget."""
+    with Run.open(run_dir, writer=True) as run:
+        return run_discovery(run, progress=progress, **components)
 
 
 __all__ = [
@@ -518,8 +426,6 @@ __all__ = [
     "DiscoveryProgress",
     "DiscoverySummary",
     "build_components",
-    "calibrate",
-    "config_from_store",
     "resume_discovery",
     "run_discovery",
     "summarise",

@@ -10,7 +10,7 @@ loader (and the repair stage) can use. The build is cached atomically (see
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from ares_rlhf.backends.gguf_pkg import (
     cache_root,
     ensure_gemma_checkpoint,
 )
+from ares_rlhf.runtime import best_cpu_dtype
 
 
 @dataclass(frozen=True)
@@ -38,11 +39,12 @@ class PolicyRecipe:
     already emits ``<eos>`` at the end of documents; LoRA on the linear layers cannot teach it
     to emit the (tied, rarely trained) ``<end_of_turn>``, so such answers ran on and ended in
     look-alike rare tokens."""
-    dtype: str = "bfloat16"
-    """The weights' dtype for training and in the saved checkpoint. This CPU (avx512_bf16) runs
-    a bf16 Gemma 270M LoRA step in 4.9 s vs 6.6 s in fp32, and generates ~2.8x faster; GPU users
-    train in bf16 anyway. The LoRA weights themselves stay fp32 (PEFT's default)."""
-    version: int = 4
+    dtype: str = field(default_factory=best_cpu_dtype)
+    """The weights' dtype for training and in the saved checkpoint: bfloat16 where the CPU
+    computes it natively (avx512_bf16: a Gemma 270M LoRA step 4.9 s vs 6.6 s in float32, and
+    ~2.8x faster generation), else float32 (an AVX2-only CPU emulates bf16 tens of times
+    slower). Part of the cache key. The LoRA weights themselves stay fp32 (PEFT's default)."""
+    version: int = 5
     """Bump when the data or the recipe changes, so old caches are not reused."""
 
     @property

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ares_rlhf.config import RewardRepairConfig
 from ares_rlhf.embedded.rm_data import data_fingerprint, preference_rows
-from ares_rlhf.repair.pairs import PreferencePair
+from ares_rlhf.records import PreferencePair
 
 MARKER = "ares-complete.json"
 """Written last inside a finished model folder; a folder without it is never used."""
@@ -75,14 +75,14 @@ def train_initial_reward_model(out_dir: Path, *, quick: bool = False, seed: int 
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from ares_rlhf.repair.reward import RewardRepairer
+    from ares_rlhf.training.reward import RewardModelTrainer
 
     torch.manual_seed(seed)
     source = backbone_path()
     tokenizer = AutoTokenizer.from_pretrained(source)
     model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=1)
     config = QUICK_TRAINING if quick else TRAINING
-    repairer = RewardRepairer(config, seed=seed, device="cpu", logging_steps=50)
+    repairer = RewardModelTrainer(config, seed=seed, device="cpu", logging_steps=50)
     pairs = training_pairs(quick, seed)
     start = time.perf_counter()
     trained = repairer.train(model, tokenizer, pairs)

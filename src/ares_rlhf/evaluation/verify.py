@@ -1,48 +1,38 @@
 """Verification: re-probe the original and the repaired system on the same prompts, paired.
 
-Two splits of component combinations (the split policy repair stored in the run):
+Two splits of component combinations (the run's split, fixed after discovery):
 
 * ``failures``: the failing (A/B/C) combinations repair trained on;
-* ``heldout``: failing combinations held out from repair (generalisation).
+* ``heldout``: failing combinations held out from every repair (generalisation).
 
 Each system (original policy + original RM, repaired policy + repaired RM) answers the *same*
 Mentor outputs (composed once), is judged by the same judge and typed with the same rules, with
-the RM threshold calibrated per RM by the same policy (``typing`` in the run config). Probes are
-stored with phases ``verify-before`` / ``verify-after``; the benign refusal rate (``is_refusal``
-on benign requests neither repair nor discovery used) is measured for both policies; the metrics
-are stored as ``Artifact(kind="verify_metrics")``.
+the RM threshold calibrated per RM on the same sample as discovery's
+(:mod:`ares_rlhf.discovery.probe`, one dual-probe implementation for both). Probes are stored with
+phases ``verify-before`` / ``verify-after``; the benign refusal rate (``is_refusal``) is measured
+for both policies on the run's held-out benign requests; the metrics are stored as a
+``verify_metrics`` artifact. A verification killed half-way reuses the system it completed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ares_rlhf.backends import ChatModel, RewardModel, SamplingParams
-from ares_rlhf.config import RunConfig, TypingConfig, parse_config
-from ares_rlhf.discovery.typing import TypingRules, calibrate_threshold
+from ares_rlhf.discovery.probe import calibrate_rules, dual_probe
 from ares_rlhf.errors import DataError
 from ares_rlhf.judges.base import HarmJudge
-from ares_rlhf.records import (
-    Artifact,
-    ComponentSpec,
-    FailureType,
-    MentorOutput,
-    Probe,
-    RewardScores,
-)
-from ares_rlhf.repair.prompts import (
-    benign_examples,
-    failure_probes,
-    load_or_create_split,
-    mentor_outputs_from_probes,
-)
-from ares_rlhf.store.sqlite import RunStore
+from ares_rlhf.records import ArtifactKind, ComponentSpec, FailureType, MentorOutput, Probe
 from ares_rlhf.text.refusal import is_refusal
+
+if TYPE_CHECKING:
+    from ares_rlhf.run import Run
 
 VERIFY_VARIANT_BASE = 1 << 40
 """Mentor variant numbers of verification wordings: far from discovery's per-slot variants
@@ -50,76 +40,8 @@ and from RM repair's (``repair.reward.RM_VARIANT_BASE``), so none was trained on
 PHASE_BEFORE = "verify-before"
 PHASE_AFTER = "verify-after"
 SPLITS = ("failures", "heldout")
-
-
-# -- the dual probe ---------------------------------------------------------------------------------
-def calibrate_rules(
-    reward_model: RewardModel, outputs: Sequence[MentorOutput], typing: TypingConfig
-) -> TypingRules:
-    """Typing rules for one RM: the fixed threshold, or the configured quantile of its safe scores."""
-    if typing.reward_threshold is not None:
-        return TypingRules(threshold=typing.reward_threshold, margin=typing.preference_margin)
-    sample = list(outputs)[: typing.calibration_probes]
-    if not sample:
-        raise DataError("cannot calibrate the RM threshold: no Mentor outputs to verify on")
-    scores = reward_model.score([o.messages for o in sample], [o.safe for o in sample])
-    threshold = calibrate_threshold(scores, typing.reward_threshold_quantile)
-    return TypingRules(threshold=threshold, margin=typing.preference_margin)
-
-
-def dual_probe(
-    outputs: Sequence[MentorOutput],
-    *,
-    policy: ChatModel,
-    reward_model: RewardModel,
-    judge: HarmJudge,
-    rules: TypingRules,
-    sampling: SamplingParams,
-    phase: str,
-    extra: Sequence[dict[str, Any]] | None = None,
-    batch_size: int = 8,
-) -> list[Probe]:
-    """Answer, judge, score and type each Mentor output (one probe each, in order)."""
-    probes: list[Probe] = []
-    for start in range(0, len(outputs), batch_size):
-        chunk = list(outputs[start : start + batch_size])
-        specs = [o.spec for o in chunk]
-        answers = policy.generate([o.messages for o in chunk], sampling, specs=specs)
-        verdicts = judge.judge([o.prompt for o in chunk], answers)
-        conversations = [o.messages for o in chunk for _ in range(3)]
-        responses = [
-            r for o, a in zip(chunk, answers, strict=True) for r in (a, o.malicious, o.safe)
-        ]
-        flat = reward_model.score(
-            conversations, responses, specs=[s for s in specs for _ in range(3)]
-        )
-        for offset, (output, answer, verdict) in enumerate(
-            zip(chunk, answers, verdicts, strict=True)
-        ):
-            rewards = RewardScores(*flat[3 * offset : 3 * offset + 3])
-            failure, policy_failed, rm_failed = rules.classify(verdict, rewards)
-            probes.append(
-                Probe(
-                    spec=output.spec,
-                    messages=[dict(m) for m in output.messages],
-                    malicious=output.malicious,
-                    safe=output.safe,
-                    policy_response=answer,
-                    judge=verdict,
-                    rewards=rewards,
-                    failure_type=failure,
-                    policy_failed=policy_failed,
-                    rm_failed=rm_failed,
-                    policy_id=policy.model_id,
-                    reward_model_id=reward_model.model_id,
-                    mentor_id=output.mentor_id,
-                    judge_id=getattr(judge, "judge_id", ""),
-                    mentor_refused=output.mentor_refused,
-                    phase=phase,
-                    extra=dict(extra[start + offset]) if extra else {},
-                )
-            )
-    return probes
+STATE_KEY = "verify"
+FAILURE_TYPES = (FailureType.POLICY_ONLY, FailureType.RM_ONLY, FailureType.SYSTEMIC)
 
 
 # -- metrics ----------------------------------------------------------------------------------------
@@ -229,61 +151,85 @@ class System:
     load_reward_model: Callable[[], RewardModel]
 
 
+def stored_outputs(probes: Sequence[Probe]) -> dict[ComponentSpec, MentorOutput]:
+    """The first stored Mentor output (prompt, malicious, safe) of each failing combination."""
+    outputs: dict[ComponentSpec, MentorOutput] = {}
+    for probe in probes:
+        if probe.failure_type in FAILURE_TYPES and probe.spec not in outputs:
+            outputs[probe.spec] = MentorOutput(
+                spec=probe.spec,
+                messages=[dict(m) for m in probe.messages],
+                malicious=probe.malicious,
+                safe=probe.safe,
+                mentor_id=probe.mentor_id,
+                mentor_refused=probe.mentor_refused,
+            )
+    return outputs
+
+
 def verification_outputs(
-    store: RunStore,
-    config: RunConfig,
+    run: Run,
     *,
-    mentor: Any = None,
+    fresh: bool = False,
     variant: int = 1,
     max_per_split: int | None = None,
     variants: int = 0,
 ) -> tuple[list[MentorOutput], list[str]]:
     """The Mentor outputs to verify on and each one's split, composed once for both systems.
 
-    Without a ``mentor`` the stored discovery outputs are reused (the exact prompts that
-    failed); with one, every combination is composed afresh (``variant``: a new wording).
-    ``variants`` adds that many further wordings per combination (from ``mentor``, else the
-    run's Mentor), so each combination is measured on more than one prompt; a wording that
-    repeats one already chosen is dropped.
+    By default the stored discovery outputs are reused (the exact prompts that failed); with
+    ``fresh`` every combination is composed afresh by the run's Mentor (``variant``: a new
+    wording). ``variants`` adds that many further wordings per combination, so each combination
+    is measured on more than one prompt; a wording that repeats one already chosen is dropped.
     """
-    train_specs, heldout_specs = load_or_create_split(
-        store, config.repair_policy.heldout_fraction, config.seed
-    )
+    split = run.split
     chosen: list[tuple[ComponentSpec, str]] = []
-    for split, specs in (("failures", train_specs), ("heldout", heldout_specs)):
+    for name, specs in (("failures", split.train), ("heldout", split.heldout)):
         limited = specs if max_per_split is None else specs[:max_per_split]
-        chosen.extend((spec, split) for spec in limited)
-    if mentor is None:
-        stored = mentor_outputs_from_probes(failure_probes(store))
-        pairs = [(stored[s], split) for s, split in chosen if s in stored]
+        chosen.extend((spec, name) for spec in limited)
+    if fresh:
+        composed = run.mentor.compose([s for s, _ in chosen], [variant] * len(chosen))
+        pairs = [(o, name) for o, (_, name) in zip(composed, chosen, strict=True) if o]
     else:
-        composed = mentor.compose([s for s, _ in chosen], [variant] * len(chosen))
-        pairs = [(o, split) for o, (_, split) in zip(composed, chosen, strict=True) if o]
+        stored = stored_outputs(run.store.probes("discovery"))
+        pairs = [(stored[s], name) for s, name in chosen if s in stored]
     if variants > 0 and chosen:
-        from ares_rlhf.mentor import compose_wordings, run_mentor
+        from ares_rlhf.mentor import compose_wordings
 
         split_of = dict(chosen)
-        wordings = compose_wordings(
-            mentor or run_mentor(config), [s for s, _ in chosen], variants, VERIFY_VARIANT_BASE
-        )
         seen = {o.prompt for o, _ in pairs}
-        for output in wordings:
+        for output in compose_wordings(
+            run.mentor, [s for s, _ in chosen], variants, VERIFY_VARIANT_BASE
+        ):
             if output.prompt not in seen:
                 seen.add(output.prompt)
                 pairs.append((output, split_of[output.spec]))
     if not pairs:
-        raise DataError(f"{store.run_dir}: no failing combinations to verify on")
-    return [o for o, _ in pairs], [split for _, split in pairs]
+        raise DataError(f"{run.run_dir}: no failing combinations to verify on")
+    return [o for o, _ in pairs], [name for _, name in pairs]
+
+
+def _fingerprint(outputs: Sequence[MentorOutput], benign: Sequence[str], run: Run) -> str:
+    blob = json.dumps(
+        {
+            "prompts": [o.messages for o in outputs],
+            "benign": list(benign),
+            "typing": run.config.typing.model_dump(mode="json"),
+            "generation": run.config.policy.generation.model_dump(mode="json"),
+            "judge": getattr(run.judge, "judge_id", ""),
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def verify_run(
-    store: RunStore,
+    run: Run,
     *,
     before: System,
     after: System,
-    judge: HarmJudge,
-    config: RunConfig | None = None,
-    mentor: Any = None,
+    judge: HarmJudge | None = None,
+    fresh: bool = False,
     max_per_split: int | None = None,
     variants: int | None = None,
     benign_prompts: Sequence[str] | None = None,
@@ -292,35 +238,52 @@ def verify_run(
 ) -> VerifyMetrics:
     """Re-probe ``before`` and ``after`` on the same prompts; store probes and metrics.
 
-    ``max_per_split`` and ``variants`` default to the run config's ``verify`` section.
+    ``max_per_split`` and ``variants`` default to the run config's ``verify`` section; benign
+    prompts default to the run's held-out benign requests.
     """
     started = time.perf_counter()
-    config = config or parse_config(store.config(), source=f"{store.run_dir} (stored config)")
+    config, store = run.config, run.store
+    judge = judge or run.judge
     outputs, splits = verification_outputs(
-        store,
-        config,
-        mentor=mentor,
+        run,
+        fresh=fresh,
         max_per_split=config.verify.max_per_split if max_per_split is None else max_per_split,
         variants=config.verify.variants if variants is None else variants,
     )
-    benign = list(benign_prompts or [b.prompt for b in benign_examples("eval")])
-    verify_id = uuid.uuid4().hex[:12]
+    benign = list(benign_prompts or [b.prompt for b in run.benign("heldout")])
+    fingerprint = _fingerprint(outputs, benign, run)
+    state = store.get_state(STATE_KEY) or {}
+    if state.get("fingerprint") != fingerprint or not write:
+        state = {"fingerprint": fingerprint, "verify_id": uuid.uuid4().hex[:12], "systems": {}}
+    verify_id = state["verify_id"]
     sampling = SamplingParams(
         max_new_tokens=config.policy.generation.max_new_tokens,
         temperature=config.policy.generation.temperature,
         top_p=config.policy.generation.top_p,
         seed=config.seed,
     )
-    extra = [{"split": split, "verify_id": verify_id} for split in splits]
+    extra = [{"split": name, "verify_id": verify_id} for name in splits]
     results: dict[str, dict[str, Any]] = {}
     systems: dict[str, dict[str, str]] = {}
     benign_refusal: dict[str, float | None] = {}
     benchmarks: dict[str, dict[str, Any]] = {}
     for name, system, phase in (("before", before, PHASE_BEFORE), ("after", after, PHASE_AFTER)):
+        done = state["systems"].get(name)
+        if done is not None and benchmark_fn is None:
+            probes = [p for p in store.probes(phase) if p.extra.get("verify_id") == verify_id]
+            if len(probes) == len(outputs):  # completed before an interruption: reuse it
+                results[name] = {
+                    s: failure_rates([p for p in probes if p.extra["split"] == s]) for s in SPLITS
+                }
+                systems[name] = done["system"]
+                benign_refusal[name] = done["benign_refusal"]
+                continue
         policy = system.load_policy()
         reward_model = system.load_reward_model()
         try:
-            rules = calibrate_rules(reward_model, outputs, config.typing)
+            rules = calibrate_rules(
+                reward_model, config.typing, mentor=run.mentor, catalog=run.catalog, seed=config.seed
+            )
             probes = dual_probe(
                 outputs,
                 policy=policy,
@@ -332,8 +295,6 @@ def verify_run(
                 extra=[{**e, "rm_threshold": rules.threshold} for e in extra],
                 batch_size=config.policy.generation.batch_size,
             )
-            if write:
-                store.add_probes(probes)
             answers = policy.generate([[{"role": "user", "content": p}] for p in benign], sampling)
             benign_refusal[name] = (
                 sum(is_refusal(a) for a in answers) / len(answers) if answers else None
@@ -349,6 +310,13 @@ def verify_run(
                 "reward_model": reward_model.model_id,
                 "rm_threshold": str(rules.threshold),
             }
+            if write:
+                store.add_probes(probes)
+                state["systems"][name] = {
+                    "system": systems[name],
+                    "benign_refusal": benign_refusal[name],
+                }
+                store.set_state(STATE_KEY, state)
         finally:
             policy.close()
             reward_model.close()
@@ -362,21 +330,30 @@ def verify_run(
         benchmarks=benchmarks,
     )
     if write:
-        store.add_artifact(Artifact(kind="verify_metrics", data=metrics.as_dict()))
+        run.record(ArtifactKind.VERIFY_METRICS, metrics.as_dict())
+        store.set_state(STATE_KEY, None)
     return metrics
 
 
-def systems_from_run(store: RunStore, config: RunConfig) -> tuple[System, System]:
-    """The original system (the run config's models) and the repaired one (the run's checkpoints)."""
-    from ares_rlhf.backends import chat_model_from_config, reward_model_from_config
-    from ares_rlhf.repair.policy import resolve_policy_config, resolve_reward_spec
+def systems_from_run(run: Run) -> tuple[System, System]:
+    """The original system (the config's models) and the repaired one (the run's checkpoints).
 
-    repaired_policy = resolve_policy_config(store, config)
-    repaired_rm = resolve_reward_spec(store, config)
+    A run that records a repaired model it cannot find stops here (``DataError``); it never
+    falls back to the original silently.
+    """
+    from ares_rlhf.backends import chat_model_from_config, reward_model_from_config
+
+    if not (run.has_repaired("policy") or run.has_repaired("reward_model")):
+        raise DataError(
+            f"{run.run_dir}: nothing to verify: the run holds no repaired policy or reward model "
+            "(run ares repair-rm / ares repair-policy first)"
+        )
+    original_policy, original_rm = run.policy_config(repaired=False), run.reward_model_config(repaired=False)
+    repaired_policy, repaired_rm = run.policy_config(), run.reward_model_config()
     before = System(
         "before",
-        lambda: chat_model_from_config(config.policy),
-        lambda: reward_model_from_config(config.reward_model),
+        lambda: chat_model_from_config(original_policy),
+        lambda: reward_model_from_config(original_rm),
     )
     after = System(
         "after",
@@ -384,36 +361,3 @@ def systems_from_run(store: RunStore, config: RunConfig) -> tuple[System, System
         lambda: reward_model_from_config(repaired_rm),
     )
     return before, after
-
-
-def verify_run_dir(
-    run_dir: str | Path,
-    *,
-    judge: HarmJudge | None = None,
-    fresh_prompts: bool = False,
-    max_per_split: int | None = None,
-    variants: int | None = None,
-    benchmark_fn: Callable[[ChatModel], dict[str, Any]] | None = None,
-) -> VerifyMetrics:
-    """``ares verify``: the run's original vs repaired system, with the run's judge and Mentor."""
-    from ares_rlhf.judges import judge_from_config
-
-    with RunStore.open(run_dir) as store:
-        config = parse_config(store.config(), source=f"{store.run_dir} (stored config)")
-        mentor = None
-        if fresh_prompts:
-            from ares_rlhf.mentor import run_mentor
-
-            mentor = run_mentor(config)
-        before, after = systems_from_run(store, config)
-        return verify_run(
-            store,
-            before=before,
-            after=after,
-            judge=judge or judge_from_config(config.judge),
-            config=config,
-            mentor=mentor,
-            max_per_split=max_per_split,
-            variants=variants,
-            benchmark_fn=benchmark_fn,
-        )

@@ -1,11 +1,26 @@
-"""The Safety Mentor interface."""
+"""The Safety Mentor interface. Every output a Mentor composes is announced to the process's
+compose listeners (:mod:`ares_rlhf.observers`)."""
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
+from ares_rlhf.observers import announce_composed
 from ares_rlhf.records import ComponentSpec, MentorOutput
+
+
+def _announcing(compose: Callable[..., list[MentorOutput | None]]) -> Callable[..., Any]:
+    @functools.wraps(compose)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> list[MentorOutput | None]:
+        outputs = compose(self, *args, **kwargs)
+        announce_composed(outputs)
+        return outputs
+
+    wrapper.__announces__ = True  # type: ignore[attr-defined]
+    return wrapper
 
 
 def compose_wordings(
@@ -28,6 +43,12 @@ class SafetyMentor(ABC):
     """Writes, for each component spec, an adversarial prompt plus a malicious and a safe response."""
 
     mentor_id: str = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        compose = cls.__dict__.get("compose")
+        if compose is not None and not getattr(compose, "__announces__", False):
+            cls.compose = _announcing(compose)  # every subclass's outputs reach the listeners
 
     @abstractmethod
     def compose(

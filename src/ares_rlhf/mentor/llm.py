@@ -217,11 +217,7 @@ class LLMMentor(SafetyMentor):
                 break
             if attempt:
                 self.stats["retried"] += len(pending)
-            replies = self.model.generate(
-                [conversations[i] for i in pending],
-                self.params,
-                specs=[specs[i] for i in pending],
-            )
+            replies = self.model.generate([conversations[i] for i in pending], self.params)
             still_pending = []
             for i, raw in zip(pending, replies, strict=True):
                 parsed = parse_reply(raw)

@@ -13,9 +13,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ares_rlhf.store.sqlite import RunStore
+from ares_rlhf.records import ArtifactKind
+from ares_rlhf.run import Run
 
 SUMMARY_FILE = "summary.json"
+STAGES_STATE_KEY = "pipeline"
+"""Run-store state of the pipeline: every stage's status (``done``, ``skipped``...)."""
 STAGE_SECONDS_KEY = "stage_seconds"
 PEAK_RSS_KEY = "peak_rss_mb"
 MISSING_STAGES_KEY = "missing_stages"
@@ -31,8 +34,9 @@ def _get(data: Any, *path: str) -> Any:
     return data
 
 
-def collect_summary(store: RunStore) -> dict[str, Any]:
-    """Every headline figure of the run in ``store`` (``None`` where a stage did not record it)."""
+def collect_summary(run: Run) -> dict[str, Any]:
+    """Every headline figure of ``run`` (``None`` where a stage did not record it)."""
+    store = run.store
     summary: dict[str, Any] = {
         "run_dir": str(store.run_dir),
         "probes_discovery": store.count_probes("discovery"),
@@ -40,7 +44,7 @@ def collect_summary(store: RunStore) -> dict[str, Any]:
             k: v for k, v in store.failure_counts("discovery").items() if v or k in FAILURE_TYPES
         },
     }
-    rm_metrics = store.latest_artifact("rm_repair_metrics")
+    rm_metrics = store.latest_artifact(ArtifactKind.RM_REPAIR_METRICS)
     rm_data = rm_metrics.data if rm_metrics else {}
     summary["rm_heldout_accuracy_before"] = _get(
         rm_data, "before", "adversarial_heldout", "accuracy"
@@ -52,12 +56,12 @@ def collect_summary(store: RunStore) -> dict[str, Any]:
     summary["rm_benign_heldout_accuracy_after"] = _get(
         rm_data, "after", "benign_heldout", "accuracy"
     )
-    rm_checkpoint = store.latest_artifact("rm_checkpoint")
-    policy_checkpoint = store.latest_artifact("policy_checkpoint")
+    rm_checkpoint = store.latest_artifact(ArtifactKind.RM_CHECKPOINT)
+    policy_checkpoint = store.latest_artifact(ArtifactKind.POLICY_CHECKPOINT)
     summary["rm_checkpoint"] = rm_checkpoint.path if rm_checkpoint else None
     summary["policy_checkpoint"] = policy_checkpoint.path if policy_checkpoint else None
 
-    verify_artifact = store.latest_artifact("verify_metrics")
+    verify_artifact = store.latest_artifact(ArtifactKind.VERIFY_METRICS)
     verify = verify_artifact.data if verify_artifact else {}
     for split, prefix in (("heldout", ""), ("failures", "trained_")):
         for side in ("before", "after"):
@@ -71,11 +75,54 @@ def collect_summary(store: RunStore) -> dict[str, Any]:
     for side in ("before", "after"):
         summary[f"benign_refusal_{side}"] = _get(verify, "benign_refusal", side)
     summary["benign_prompts"] = verify.get("benign_count")
+    summary.update(evaluation_summary(store.latest_artifact(ArtifactKind.EVAL_METRICS)))
     summary[STAGE_SECONDS_KEY] = store.get_state(STAGE_SECONDS_KEY, {})
     summary[PEAK_RSS_KEY] = store.get_state(PEAK_RSS_KEY)
     summary[MISSING_STAGES_KEY] = store.get_state(MISSING_STAGES_KEY, [])
     summary[SKIPPED_STAGES_KEY] = store.get_state(SKIPPED_STAGES_KEY, {})
     return summary
+
+
+def _compact(pair: dict[str, Any]) -> dict[str, Any]:
+    """``{n, before: {rate, ci95}, after: {rate, ci95}, p_value}`` of one paired figure."""
+    return {
+        "n": pair["before"]["n"],
+        "before": {"rate": pair["before"]["rate"], "ci95": pair["before"]["ci95"]},
+        "after": {"rate": pair["after"]["rate"], "ci95": pair["after"]["ci95"]},
+        "p_value": pair["p_value"],
+    }
+
+
+def evaluation_summary(artifact: Any) -> dict[str, Any]:
+    """The evaluation stage's headline figures (``eval_metrics``), or ``None`` values."""
+    if artifact is None:
+        return {"eval_judge": None, "heldout_ac": None, "benchmarks": {}, "capability": {}}
+    data = artifact.data
+    benchmarks = {}
+    for name, result in (data.get("benchmarks") or {}).items():
+        entry = {"metric": result.get("metric"), "scored_by": result.get("scored_by")}
+        entry.update(_compact(result))
+        if result.get("unsafe_contrast"):
+            entry["unsafe_contrast"] = _compact(result["unsafe_contrast"])
+        benchmarks[name] = entry
+    capability = {
+        task: {
+            "n": c["n"],
+            "num_fewshot": c["num_fewshot"],
+            "before": c["before"]["accuracy"],
+            "after": c["after"]["accuracy"],
+            "change_points": c["change_points"],
+            "change_ci95": c["change_ci95"],
+        }
+        for task, c in (data.get("capability") or {}).items()
+    }
+    heldout = _get(data, "heldout", "heldout", "AC")
+    return {
+        "eval_judge": data.get("judge"),
+        "heldout_ac": _compact(heldout) if heldout else None,
+        "benchmarks": benchmarks,
+        "capability": capability,
+    }
 
 
 def write_summary_json(run_dir: str | Path, summary: dict[str, Any]) -> Path:
@@ -140,7 +187,42 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str, str]]:
             _fmt(summary.get("benign_refusal_after"), True),
         ),
     ]
+    heldout = summary.get("heldout_ac")
+    if heldout:
+        rows.append(
+            (
+                f"held-out A+C rate, 95% CI ({heldout['n']} probes, p={heldout['p_value']:.2g})",
+                _rate_ci(heldout["before"]),
+                _rate_ci(heldout["after"]),
+            )
+        )
+    for name, result in (summary.get("benchmarks") or {}).items():
+        metric = (result.get("metric") or "rate").replace("_rate", "").replace("_", " ")
+        rows.append(
+            (
+                f"{name} {metric} ({result['n']}, p={result['p_value']:.2g})",
+                _rate_ci(result["before"]),
+                _rate_ci(result["after"]),
+            )
+        )
+    for task, c in (summary.get("capability") or {}).items():
+        low, high = c["change_ci95"]
+        rows.append(
+            (
+                f"{task} accuracy ({c['n']} items; change {c['change_points']:+.1f} "
+                f"[{low:+.1f}, {high:+.1f}] points)",
+                _fmt(c["before"], True),
+                _fmt(c["after"], True),
+            )
+        )
     return rows
+
+
+def _rate_ci(side: dict[str, Any]) -> str:
+    if side.get("rate") is None:
+        return "-"
+    low, high = side["ci95"]
+    return f"{100 * side['rate']:.1f}% [{100 * low:.0f}-{100 * high:.0f}]"
 
 
 def format_summary(summary: dict[str, Any]) -> str:

@@ -1,7 +1,9 @@
 """``sim:ARENA.yaml``: a simulated policy and reward model whose failures follow a known arena.
 
 They let the real discovery loop (Mentor -> policy -> judge -> RM -> typing) run with ground
-truth. Both use the ``specs=`` side argument (the component spec of each conversation).
+truth. They know which component combination a conversation was composed from by listening to
+every Mentor output of the process (:func:`ares_rlhf.observers.add_compose_listener`): the
+sim backends answer and score only conversations an ARES Mentor composed.
 
 * :class:`SimulatedPolicy` fails on a probe with the arena's ``policy_fail`` probability: it
   then answers with a compliant text made of placeholders, otherwise with a clear refusal.
@@ -32,7 +34,8 @@ from ares_rlhf.backends.base import (
     register_reward,
 )
 from ares_rlhf.errors import BackendError, DataError
-from ares_rlhf.records import ComponentSpec, Message
+from ares_rlhf.observers import add_compose_listener
+from ares_rlhf.records import ComponentSpec, MentorOutput, Message
 from ares_rlhf.sim.arena import Arena, load_arena
 from ares_rlhf.text.refusal import is_refusal
 
@@ -58,17 +61,31 @@ def hashed_uniform(*parts: Any) -> float:
     return int.from_bytes(digest.digest(), "big") / 2.0**64
 
 
-def _check_specs(
-    what: str, conversations: Sequence[Any], specs: Sequence[ComponentSpec] | None
-) -> Sequence[ComponentSpec]:
-    if specs is None:
-        raise BackendError(
-            f"{what} needs the component spec of each conversation (specs=...); "
-            "sim: backends only work inside ARES stages that pass them"
-        )
-    if len(specs) != len(conversations):
-        raise BackendError(f"{what}: {len(specs)} specs for {len(conversations)} conversations")
-    return specs
+class SpecLookup:
+    """Component combination of every conversation a Mentor composed in this process."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, ComponentSpec] = {}
+
+    def record(self, outputs: Sequence[MentorOutput]) -> None:
+        for output in outputs:
+            self._specs[_conversation_text(output.messages)] = output.spec
+
+    def specs(self, what: str, conversations: Sequence[Sequence[Message]]) -> list[ComponentSpec]:
+        found = []
+        for conversation in conversations:
+            spec = self._specs.get(_conversation_text(conversation))
+            if spec is None:
+                raise BackendError(
+                    f"{what} answers only conversations an ARES Mentor composed in this process "
+                    "(it needs their component combination); this one was not"
+                )
+            found.append(spec)
+        return found
+
+
+LOOKUP = SpecLookup()
+add_compose_listener(LOOKUP.record)
 
 
 def _probabilities(arena: Arena, spec: ComponentSpec, what: str) -> tuple[float, float]:
@@ -98,10 +115,8 @@ class SimulatedPolicy(ChatModel):
         self,
         conversations: Sequence[list[Message]],
         params: SamplingParams | None = None,
-        *,
-        specs: Sequence[ComponentSpec] | None = None,
     ) -> list[str]:
-        specs = _check_specs(f"{self.model_id} policy", conversations, specs)
+        specs = LOOKUP.specs(f"{self.model_id} policy", conversations)
         seed = params.seed if params is not None else None
         return [
             COMPLIANT_TEMPLATE.format(topic=spec.topic, goal=spec.goal)
@@ -127,10 +142,8 @@ class SimulatedRewardModel(RewardModel):
         self,
         conversations: Sequence[list[Message]],
         responses: Sequence[str],
-        *,
-        specs: Sequence[ComponentSpec] | None = None,
     ) -> list[float]:
-        specs = _check_specs(f"{self.model_id} reward model", conversations, specs)
+        specs = LOOKUP.specs(f"{self.model_id} reward model", conversations)
         if len(responses) != len(conversations):
             raise BackendError(
                 f"{self.model_id} reward model: {len(responses)} responses for "

@@ -16,7 +16,7 @@ from ares_rlhf.backends.hf.loading import (
 )
 from ares_rlhf.backends.hf.render import PLAIN_STOP, _has_chat_template, render_plain
 from ares_rlhf.errors import BackendError
-from ares_rlhf.records import ComponentSpec, Message
+from ares_rlhf.records import Message
 
 logger = logging.getLogger(__name__)
 
@@ -174,8 +174,6 @@ class HFChatModel(ChatModel):
         self,
         conversations: Sequence[list[Message]],
         params: SamplingParams | None = None,
-        *,
-        specs: Sequence[ComponentSpec] | None = None,
     ) -> list[str]:
         params = params or SamplingParams()
         if not conversations:

@@ -25,12 +25,18 @@ def resolve_device(device: str | None) -> str:
     return device
 
 
-def resolve_dtype(dtype: str | None, device: str) -> Any:
-    """``auto`` is float32 on CPU and the checkpoint's own dtype on accelerators."""
+def resolve_dtype(dtype: str | None, device: str, *, native_bf16_on_cpu: bool = False) -> Any:
+    """``auto``: the checkpoint's own dtype on accelerators; float32 on CPU, or, with
+    ``native_bf16_on_cpu`` (causal LMs), bfloat16 where the CPU computes it natively
+    (:func:`ares_rlhf.runtime.best_cpu_dtype`)."""
     import torch
 
     if dtype in (None, "", "auto"):
-        return torch.float32 if device == "cpu" else "auto"
+        if device == "cpu":
+            from ares_rlhf.runtime import best_cpu_dtype
+
+            return getattr(torch, best_cpu_dtype() if native_bf16_on_cpu else "float32")
+        return "auto"
     if dtype not in DTYPES:
         raise BackendError(f"hf backend: dtype {dtype!r} is not one of {', '.join(DTYPES)}")
     return getattr(torch, dtype)
@@ -126,7 +132,9 @@ def load_pretrained(
     weights_source = adapter_base or target
     resolved_device = resolve_device(device if device_map is None else "auto")
     kwargs: dict[str, Any] = {
-        "dtype": resolve_dtype(dtype, resolved_device),
+        "dtype": resolve_dtype(
+            dtype, resolved_device, native_bf16_on_cpu=auto_class_name == "AutoModelForCausalLM"
+        ),
         "trust_remote_code": trust_remote_code,
         **(model_kwargs or {}),
     }

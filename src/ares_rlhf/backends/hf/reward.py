@@ -18,7 +18,7 @@ from ares_rlhf.backends.hf.loading import (
 )
 from ares_rlhf.backends.hf.render import _has_chat_template, render_pair_prompt
 from ares_rlhf.errors import BackendError
-from ares_rlhf.records import ComponentSpec, Message
+from ares_rlhf.records import Message
 
 logger = logging.getLogger(__name__)
 
@@ -246,8 +246,6 @@ class HFRewardModel(RewardModel):
         self,
         conversations: Sequence[list[Message]],
         responses: Sequence[str],
-        *,
-        specs: Sequence[ComponentSpec] | None = None,
     ) -> list[float]:
         self.check_pairs(conversations, responses)
         if not responses:

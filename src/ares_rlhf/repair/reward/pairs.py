@@ -15,51 +15,27 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 
-from ares_rlhf.records import ComponentSpec, FailureType, MentorOutput, Message, Probe
+from ares_rlhf.records import (
+    BenignRequest,
+    FailureType,
+    MentorOutput,
+    PreferencePair,
+    Probe,
+    freeze_messages,
+)
 from ares_rlhf.text.refusal import is_refusal
 
 REPAIR_FAILURES = (FailureType.RM_ONLY, FailureType.SYSTEMIC)
 
-
-@dataclass(frozen=True)
-class PreferencePair:
-    """One Bradley-Terry training example: ``chosen`` should score above ``rejected``."""
-
-    messages: tuple[tuple[str, str], ...]
-    """The prompt as chat messages, frozen as ``((role, content), ...)`` so pairs are hashable."""
-    chosen: str
-    rejected: str
-    source: str = "adversarial"
-    """``adversarial`` (from probes), ``anchor`` (general preference data) or ``benign``."""
-    spec: ComponentSpec | None = None
-    group: str = field(default="", compare=False)
-    """What the held-out split groups by (a combination label, or an anchor's prompt id)."""
-
-    @property
-    def conversation(self) -> list[Message]:
-        return [{"role": role, "content": content} for role, content in self.messages]
-
-    @property
-    def prompt(self) -> str:
-        for role, content in reversed(self.messages):
-            if role == "user":
-                return content
-        return ""
-
-    def as_row(self) -> dict[str, object]:
-        return {
-            "prompt": self.conversation,
-            "chosen": self.chosen,
-            "rejected": self.rejected,
-            "source": self.source,
-            "spec": self.spec.label() if self.spec else None,
-        }
-
-
-def freeze_messages(messages: Iterable[Message]) -> tuple[tuple[str, str], ...]:
-    return tuple((str(m["role"]), str(m["content"])) for m in messages)
+__all__ = [
+    "PreferencePair",
+    "adversarial_pairs",
+    "benign_pairs",
+    "freeze_messages",
+    "mentor_pairs",
+    "split_by_group",
+]
 
 
 def _policy_refusals(probes: Sequence[Probe]) -> dict[tuple[str, ...], list[str]]:
@@ -147,3 +123,37 @@ def split_by_group(
     train = [p for p in pairs if p.group not in heldout]
     held = [p for p in pairs if p.group in heldout]
     return train, held
+
+
+def benign_pairs(
+    requests: Sequence[BenignRequest],
+    frames: Sequence[str],
+    refusals: Sequence[str],
+    *,
+    seed: int,
+    frames_per_request: int | None = 3,
+) -> list[PreferencePair]:
+    """Helpful answer over a needless refusal, for every benign request.
+
+    Each request is asked plainly plus in ``frames_per_request - 1`` other seeded framings (a
+    persona, a role-play, a story, a hypothetical...); ``None`` uses every framing. Pairs are
+    grouped by request id.
+    """
+    rng = random.Random(seed)
+    pairs = []
+    for request in requests:
+        others = list(frames[1:])
+        if frames_per_request is not None:
+            others = rng.sample(others, max(0, min(len(others), frames_per_request - 1)))
+        for frame in [frames[0], *others]:
+            pairs.append(
+                PreferencePair(
+                    (("user", frame.format(p=request.prompt)),),
+                    request.answer,
+                    rng.choice(list(refusals)),
+                    "benign",
+                    None,
+                    request.id,
+                )
+            )
+    return pairs

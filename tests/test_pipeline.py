@@ -1,4 +1,4 @@
-"""The demo orchestration (every stage, one run folder, summary.json) on tiny local models.
+"""The pipeline (every stage, one run folder, summary.json, resume) on tiny local models.
 
 The real ``ares demo --quick`` (Gemma + MiniLM) is run by CI directly, not by pytest.
 """
@@ -11,16 +11,31 @@ from pathlib import Path
 import pytest
 
 from ares_rlhf.cli import main
-from ares_rlhf.cli.demo import (
-    DEFAULT_STAGES,
-    STAGES,
-    StageMissing,
-    demo_config,
-    run_demo,
-)
 from ares_rlhf.config import parse_config
+from ares_rlhf.embedded.demo import demo_config
+from ares_rlhf.pipeline import DEFAULT_STAGES, StageMissing, StageUI, run_pipeline
+from ares_rlhf.records import ArtifactKind
 from ares_rlhf.report.summary import SUMMARY_FILE
-from ares_rlhf.store.sqlite import RunStore
+from ares_rlhf.run import Run
+
+STAGES = (
+    "build_policy",
+    "build_reward_model",
+    "discovery",
+    "repair_rm",
+    "repair_policy",
+    "verify",
+    "evaluate",
+)
+
+
+def run_demo(config, run_dir, *, stages=None, say=print, show_progress=False, resume=False):
+    """The pipeline in a new (or, with ``resume``, the existing) run folder."""
+    run = Run.open(run_dir, writer=True) if resume else Run.create(config, run_dir)
+    with run:
+        return run_pipeline(
+            run, stages=stages, ui=StageUI(say=say, show_progress=show_progress), resume=resume
+        )
 
 REQUIRED_KEYS = (
     "type_c_rate_before",
@@ -70,6 +85,22 @@ def test_demo_configs_are_valid_and_select_the_builds() -> None:
     assert list(DEFAULT_STAGES) == list(STAGES)
 
 
+def test_ares_run_and_demo_share_the_pipeline(tmp_path: Path, tiny_lm_dir, tiny_rm_dir) -> None:
+    import yaml
+
+    path = tmp_path / "tiny.yaml"
+    config = tiny_config(tiny_lm_dir, tiny_rm_dir) | {"output_dir": str(tmp_path / "runs")}
+    config["budget"] = {"probes": 12, "batch_size": 12}
+    path.write_text(yaml.safe_dump(config))
+    run_dir = tmp_path / "runs" / "one"
+    assert main(["run", str(path), "--run-dir", str(run_dir), "--no-progress"]) == 0
+    summary = json.loads((run_dir / SUMMARY_FILE).read_text())
+    assert list(summary["stage_seconds"]) == list(STAGES)
+    # a finished run resumed does nothing again
+    assert main(["run", "--resume", str(run_dir), "--no-progress"]) == 0
+    assert main(["run", str(path), "--resume", str(run_dir)]) == 2
+
+
 def test_demo_runs_every_stage_into_one_run_folder(
     tmp_path: Path, tiny_lm_dir: Path, tiny_rm_dir: Path
 ) -> None:
@@ -88,22 +119,50 @@ def test_demo_runs_every_stage_into_one_run_folder(
     assert written["probes_discovery"] == 24
     assert 0.0 <= written["benign_refusal_before"] <= 1.0
     assert written["rm_heldout_accuracy_before"] is not None
-    # checkpoints live inside the run folder
-    assert Path(written["rm_checkpoint"]).is_relative_to(run_dir)
-    assert Path(written["policy_checkpoint"]).is_relative_to(run_dir)
-    with RunStore.open(run_dir) as store:
+    # checkpoints live inside the run folder, recorded relative to it
+    assert (run_dir / written["rm_checkpoint"] / "config.json").is_file()
+    assert (run_dir / written["policy_checkpoint"] / "adapter_config.json").is_file()
+    with Run.open(run_dir) as run:
+        store = run.store
         assert store.count_probes("verify-before") == store.count_probes("verify-after") > 0
-        assert store.latest_artifact("verify_metrics") is not None
+        assert store.latest_artifact(ArtifactKind.VERIFY_METRICS) is not None
+        assert run.split.heldout  # fixed right after discovery
+
+
+def test_an_interrupted_pipeline_resumes_from_its_first_unfinished_stage(
+    tmp_path: Path, tiny_lm_dir, tiny_rm_dir
+) -> None:
+    config = parse_config(tiny_config(tiny_lm_dir, tiny_rm_dir))
+    calls: list[str] = []
+
+    def first(run, ui) -> None:
+        calls.append("first")
+
+    def crash(run, ui) -> None:
+        calls.append("crash")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_demo(config, tmp_path / "run", stages={"first": first, "second": crash}, say=calls.append)
+    summary = run_demo(
+        config,
+        tmp_path / "run",
+        stages={"first": first, "second": lambda run, ui: calls.append("second")},
+        say=lambda m: None,
+        resume=True,
+    )
+    assert calls.count("first") == 1 and calls[-1] == "second"
+    assert set(summary["stage_seconds"]) == {"first", "second"}
 
 
 def test_a_missing_stage_is_reported_not_faked(tmp_path: Path, tiny_lm_dir, tiny_rm_dir) -> None:
     config = parse_config(tiny_config(tiny_lm_dir, tiny_rm_dir))
     ran: list[str] = []
 
-    def missing(ctx) -> None:
+    def missing(run, ui) -> None:
         raise StageMissing("verify: module ares_rlhf.evaluation.verify is not available")
 
-    stages = {"first": lambda ctx: ran.append("first"), "verify": missing}
+    stages = {"first": lambda run, ui: ran.append("first"), "verify": missing}
     summary = run_demo(config, tmp_path / "run", stages=stages, say=lambda m: None)
     assert ran == ["first"]
     assert summary["missing_stages"] == ["verify"]
@@ -113,7 +172,7 @@ def test_a_missing_stage_is_reported_not_faked(tmp_path: Path, tiny_lm_dir, tiny
 def test_no_failures_found_skips_repair_and_verify_with_a_reason(
     tmp_path: Path, tiny_lm_dir, tiny_rm_dir
 ) -> None:
-    from ares_rlhf.cli.demo import stage_repair_policy, stage_repair_rm, stage_verify
+    from ares_rlhf.pipeline import stage_repair_policy, stage_repair_rm, stage_verify
 
     config = parse_config(tiny_config(tiny_lm_dir, tiny_rm_dir))
     stages = {
@@ -131,7 +190,7 @@ def test_no_failures_found_skips_repair_and_verify_with_a_reason(
 def test_a_failing_stage_still_writes_the_summary(tmp_path: Path, tiny_lm_dir, tiny_rm_dir) -> None:
     config = parse_config(tiny_config(tiny_lm_dir, tiny_rm_dir))
 
-    def broken(ctx) -> None:
+    def broken(run, ui) -> None:
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError, match="boom"):
@@ -145,7 +204,7 @@ def test_report_command_prints_a_run_summary(
 ) -> None:
     config = parse_config(tiny_config(tiny_lm_dir, tiny_rm_dir))
     run_dir = tmp_path / "run"
-    run_demo(config, run_dir, stages={"noop": lambda ctx: None}, say=lambda m: None)
+    run_demo(config, run_dir, stages={"noop": lambda run, ui: None}, say=lambda m: None)
     assert main(["report", str(run_dir), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["stage_seconds"].keys() == {"noop"}

@@ -1,0 +1,152 @@
+"""What policy repair trains on: the training side's failing prompts and benign requests.
+
+Adversarial prompts are the discovery prompts (types A, B and C) of the combinations on the
+training side of the run's split; benign prompts are the training side's built-in benign requests
+(asked plainly and in the same seeded framings RM repair uses), ``benign_ratio`` per adversarial
+prompt. With ``known_bad_candidates`` every prompt carries a known-bad answer for ``dpo-rm``: the
+Mentor's malicious response (adversarial) or a needless refusal (benign).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ares_rlhf.records import BenignRequest, ComponentSpec, FailureType, Message, Probe
+from ares_rlhf.repair.reward.pairs import benign_pairs
+from ares_rlhf.repair.reward.stage import BENIGN_TRAIN_FRAMES
+
+if TYPE_CHECKING:
+    from ares_rlhf.run import Run
+
+REPAIR_FAILURE_TYPES = (FailureType.POLICY_ONLY, FailureType.SYSTEMIC, FailureType.RM_ONLY)
+
+
+@dataclass
+class RepairPrompt:
+    """One training prompt: an adversarial Mentor prompt (with its spec) or a benign request."""
+
+    messages: list[Message]
+    kind: str
+    """``adversarial`` or ``benign``."""
+    spec: ComponentSpec | None = None
+    safe: str | None = None
+    """A known-good answer: the Mentor's safe response, or a benign request's helpful answer."""
+    malicious: str | None = None
+    known_bad: str | None = None
+    """A known-bad candidate answer (``dpo-rm``): the Mentor's malicious response to an
+    adversarial prompt, a needless refusal of a benign request."""
+
+    @property
+    def prompt(self) -> str:
+        return self.messages[-1]["content"]
+
+
+@dataclass
+class RepairPrompts:
+    """What policy repair trains on, and the split's combinations (for the counts)."""
+
+    train: list[RepairPrompt]
+    train_specs: list[ComponentSpec]
+    heldout_specs: list[ComponentSpec]
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def cut(self, limit: int) -> None:
+        """Keep the first ``limit`` prompts of the (shuffled) mix."""
+        if len(self.train) > limit:
+            self.train = self.train[:limit]
+        self.counts["adversarial"] = sum(p.kind == "adversarial" for p in self.train)
+        self.counts["benign"] = sum(p.kind == "benign" for p in self.train)
+
+
+def failure_probes(probes: Sequence[Probe]) -> list[Probe]:
+    """Probes of type A, B or C (in write order)."""
+    return [p for p in probes if p.failure_type in REPAIR_FAILURE_TYPES]
+
+
+def benign_training_prompts(
+    requests: Sequence[BenignRequest], seed: int
+) -> list[tuple[str, str]]:
+    """(prompt, helpful answer) of the training benign requests, plain and in seeded framings."""
+    from ares_rlhf.data import benign_frames, needless_refusals
+
+    pairs = benign_pairs(
+        requests,
+        benign_frames(),
+        needless_refusals(),
+        seed=seed,
+        frames_per_request=BENIGN_TRAIN_FRAMES,
+    )
+    return list(dict.fromkeys((p.prompt, p.chosen) for p in pairs))
+
+
+def collect_repair_prompts(
+    run: Run,
+    *,
+    benign: Sequence[tuple[str, str]] | None = None,
+    known_bad_candidates: bool | None = None,
+) -> RepairPrompts:
+    """Adversarial prompts of the training combinations (deduplicated) plus the benign mix."""
+    from ares_rlhf.data import needless_refusals
+
+    config, split = run.config.repair_policy, run.split
+    if known_bad_candidates is None:
+        known_bad_candidates = config.known_bad_candidates
+    seen: set[str] = set()
+    adversarial: list[RepairPrompt] = []
+    for probe in failure_probes(run.store.probes("discovery")):
+        if split.side(probe.spec) != "train" or probe.prompt in seen:
+            continue
+        seen.add(probe.prompt)
+        adversarial.append(
+            RepairPrompt(
+                messages=[dict(m) for m in probe.messages],
+                kind="adversarial",
+                spec=probe.spec,
+                safe=probe.safe,
+                malicious=probe.malicious,
+                known_bad=(probe.malicious or None) if known_bad_candidates else None,
+            )
+        )
+    pool = list(benign if benign is not None else benign_training_prompts(run.benign("train"), split.seed))
+    n_benign = round(config.benign_ratio * len(adversarial))
+    rng = random.Random(run.config.seed)
+    chosen: list[tuple[str, str]] = []
+    while pool and len(chosen) < n_benign:
+        rng.shuffle(pool)
+        chosen.extend(pool[: n_benign - len(chosen)])
+    refusals = needless_refusals()
+    benign_prompts = [
+        RepairPrompt(
+            messages=[{"role": "user", "content": prompt}],
+            kind="benign",
+            safe=answer,
+            known_bad=rng.choice(refusals) if known_bad_candidates else None,
+        )
+        for prompt, answer in chosen
+    ]
+    mixed = adversarial + benign_prompts
+    rng.shuffle(mixed)
+    return RepairPrompts(
+        train=mixed,
+        train_specs=list(split.train),
+        heldout_specs=list(split.heldout),
+        counts={
+            "adversarial": len(adversarial),
+            "benign": len(benign_prompts),
+            "train_combinations": len(split.train),
+            "heldout_combinations": len(split.heldout),
+        },
+    )
+
+
+__all__ = [
+    "REPAIR_FAILURE_TYPES",
+    "RepairPrompt",
+    "RepairPrompts",
+    "benign_training_prompts",
+    "collect_repair_prompts",
+    "failure_probes",
+]

@@ -1,0 +1,276 @@
+"""Repair stage 2: optimise the run's policy against its repaired reward model, with a KL anchor.
+
+Algorithms (``repair_policy.algorithm``):
+
+* ``grpo`` (default): TRL ``GRPOTrainer``; group-relative advantages over ``num_generations``
+  samples per prompt, KL anchor ``beta`` to the initial policy.
+* ``rloo``: TRL ``RLOOTrainer``; leave-one-out baseline over the same groups, KL anchor ``beta``.
+* ``dpo-rm``: offline and cheaper. Sample ``num_generations`` answers per prompt with the current
+  policy, add the known-good (Mentor's safe response / benign request's helpful answer) and
+  known-bad candidates, rank every candidate with the repaired RM and train TRL ``DPOTrainer``
+  on best-vs-worst pairs (``beta`` is DPO's beta: the strength of the implicit KL anchor).
+
+Training uses at most ``repair_policy.max_prompts`` prompts (default ``steps x batch_size``, what
+the steps consume; sampling more for ``dpo-rm`` would be wasted). The trainer checkpoints every
+``checkpoint_every`` steps into ``RUN_DIR/checkpoints/policy-repaired.work`` (with the ranked
+``dpo-rm`` pairs), so a killed repair resumes from its last complete step. The result is saved
+atomically under ``RUN_DIR/checkpoints/policy-repaired`` and recorded with its training log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ares_rlhf.backends import RewardModel, reward_model_from_config
+from ares_rlhf.config import ModelConfig, PolicyConfig
+from ares_rlhf.errors import ConfigError, DataError
+from ares_rlhf.judges.base import HarmJudge
+from ares_rlhf.records import ArtifactKind
+from ares_rlhf.repair.policy.loading import load_trainable_policy, resolve_device
+from ares_rlhf.repair.policy.prompts import RepairPrompts, collect_repair_prompts
+from ares_rlhf.repair.policy.ranking import RankedPair, build_preference_pairs
+from ares_rlhf.repair.policy.reward import RepairReward
+from ares_rlhf.repair.policy.saving import finalize_saved_policy, save_policy
+from ares_rlhf.repair.policy.trainers import dpo_trainer, online_trainer
+
+if TYPE_CHECKING:
+    from ares_rlhf.run import Run
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_DIR = "checkpoints"
+REPAIRED_POLICY_DIR = "policy-repaired"
+PAIRS_FILE = "dpo-pairs.json"
+
+
+@dataclass
+class PolicyRepairResult:
+    """What one policy repair produced."""
+
+    path: Path
+    algorithm: str
+    steps: int
+    seconds: float
+    counts: dict[str, int] = field(default_factory=dict)
+    train_loss: float | None = None
+    resumed_from_step: int | None = None
+    log_history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def latest_trainer_checkpoint(work_dir: Path) -> Path | None:
+    """The newest complete ``checkpoint-N`` folder the trainer saved (``None`` if none)."""
+    found = []
+    for folder in work_dir.glob("checkpoint-*"):
+        step = folder.name.rpartition("-")[2]
+        if step.isdigit() and (folder / "trainer_state.json").is_file():
+            found.append((int(step), folder))
+    return max(found)[1] if found else None
+
+
+class PolicyRepairer:
+    """Optimise a run's policy against its repaired RM; :meth:`run` saves and records the result.
+
+    ``start`` is the policy repair starts from (default: the run's configured policy, so a
+    repeated repair replaces an earlier one instead of stacking on it); ``reward_model`` defaults
+    to the run's current (repaired) RM.
+    """
+
+    def __init__(
+        self,
+        run: Run,
+        *,
+        start: PolicyConfig | None = None,
+        reward_model: ModelConfig | RewardModel | None = None,
+        judge: HarmJudge | None = None,
+        output_dir: str | Path | None = None,
+    ) -> None:
+        self.run_ = run
+        self.config = run.config.repair_policy
+        self.seed = run.config.seed
+        self.policy_config = start or run.policy_config(repaired=False)
+        self._reward_source = reward_model or run.reward_model_config()
+        if self.config.judge_veto and judge is None:
+            judge = run.judge
+        self.judge = judge
+        self.output_dir = Path(output_dir or run.run_dir / CHECKPOINT_DIR / REPAIRED_POLICY_DIR)
+        self.work_dir = self.output_dir.with_name(self.output_dir.name + ".work")
+        self.pairs: list[RankedPair] = []
+        self._extra_counts: dict[str, int] = {}
+
+    @property
+    def max_prompts(self) -> int:
+        return self.config.max_prompts or self.config.steps * self.config.batch_size
+
+    def _reward_model(self) -> RewardModel:
+        if isinstance(self._reward_source, RewardModel):
+            return self._reward_source
+        return reward_model_from_config(self._reward_source)
+
+    def prompts(self) -> RepairPrompts:
+        """The training prompts (the seeded mix, cut to :attr:`max_prompts`)."""
+        prompts = collect_repair_prompts(self.run_)
+        prompts.cut(self.max_prompts)
+        return prompts
+
+    def _fingerprint(self, prompts: RepairPrompts) -> str:
+        blob = json.dumps(
+            {
+                "config": self.config.model_dump(mode="json"),
+                "policy": self.policy_config.spec,
+                "prompts": [p.messages for p in prompts.train],
+            },
+            sort_keys=True,
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def _ranked_pairs(self, policy: Any, reward: RepairReward, prompts: RepairPrompts) -> list[RankedPair]:
+        """The ``dpo-rm`` pairs: reused from the work folder when a killed repair left them."""
+        path = self.work_dir / PAIRS_FILE
+        fingerprint = self._fingerprint(prompts)
+        if path.is_file():
+            try:
+                stored = json.loads(path.read_text(encoding="utf-8"))
+                if stored.get("fingerprint") == fingerprint:
+                    return [RankedPair(**row) for row in stored["pairs"]]
+            except (OSError, ValueError, TypeError, KeyError):
+                pass  # unreadable or from other settings: sample again
+        pairs = build_preference_pairs(
+            policy.chat,
+            prompts.train,
+            reward,
+            samples=self.config.num_generations,
+            max_new_tokens=self.config.max_new_tokens,
+            seed=self.seed,
+            batch_size=max(1, self.config.batch_size * 2),
+        )
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(
+            json.dumps({"fingerprint": fingerprint, "pairs": [asdict(p) for p in pairs]}),
+            encoding="utf-8",
+        )
+        tmp.replace(path)
+        return pairs
+
+    def run(self) -> PolicyRepairResult:
+        from transformers import set_seed
+
+        started = time.perf_counter()
+        set_seed(self.seed)
+        prompts = self.prompts()
+        if not prompts.train:
+            raise DataError(f"{self.run_.run_dir}: no training prompts for policy repair")
+        if self.config.algorithm == "dpo-rm" and self.config.beta <= 0:
+            raise ConfigError("repair_policy.beta must be > 0 for dpo-rm (it is DPO's beta)")
+        policy = load_trainable_policy(self.policy_config)
+        reward = RepairReward(
+            self._reward_model(),
+            length_penalty=self.config.length_penalty,
+            max_new_tokens=self.config.max_new_tokens,
+            judge=self.judge if self.config.judge_veto else None,
+            stops=policy.stops,
+        )
+        device = resolve_device(self.policy_config.device)
+        if self.config.algorithm == "dpo-rm":
+            pairs = self._ranked_pairs(policy, reward, prompts)
+            if not pairs:
+                raise DataError("dpo-rm: every prompt's candidates scored the same; no pairs to train")
+            self.pairs = pairs
+            self._extra_counts = {
+                "dpo_pairs": len(pairs),
+                "dpo_pairs_chosen_known_good": sum(p.chosen_is_known_good for p in pairs),
+                "dpo_pairs_rejected_known_bad": sum(p.rejected_is_known_bad for p in pairs),
+            }
+            trainer = dpo_trainer(self.config, policy, pairs, self.work_dir, device, self.seed)
+        else:
+            trainer = online_trainer(
+                self.config, policy, reward, prompts.train, self.work_dir, device, self.seed
+            )
+        log.info("policy repair: %s, %d prompts", self.config.algorithm, len(prompts.train))
+        accelerator = trainer.accelerator
+        adapter_base = None if self.config.method == "full" else policy.adapter_base
+        if accelerator.num_processes > 1 and self.config.method == "lora" and adapter_base is None:
+            raise ConfigError(
+                f"policy {self.policy_config.spec!r} is not an hf: model folder or hub id, so its "
+                "repair adapter would need merging; on several processes point policy.spec at a "
+                "merged model folder (or use method: full)"
+            )
+        resume = latest_trainer_checkpoint(self.work_dir) if self.config.checkpoint_every else None
+        output = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+        seconds = time.perf_counter() - started
+        metadata = {
+            "algorithm": self.config.algorithm,
+            "method": self.config.method,
+            "steps": self.config.steps,
+            "seed": self.seed,
+            "initial_policy": self.policy_config.spec,
+            "chat_format": self.policy_config.chat_format,
+        }
+        if accelerator.num_processes > 1:
+            # sharded (ZeRO-3 / FSDP) weights are gathered by the trainer on every rank
+            tmp = self.output_dir.with_name(self.output_dir.name + ".partial")
+            trainer.save_model(str(tmp))
+            accelerator.wait_for_everyone()
+            if not accelerator.is_main_process:
+                return PolicyRepairResult(self.output_dir, self.config.algorithm, 0, seconds)
+            path = finalize_saved_policy(
+                tmp, policy.tokenizer, self.output_dir, adapter_base=adapter_base, metadata=metadata
+            )
+        else:
+            path = save_policy(
+                trainer.model,
+                policy.tokenizer,
+                self.output_dir,
+                adapter_base=adapter_base,
+                metadata=metadata,
+            )
+        history = [dict(entry) for entry in trainer.state.log_history]
+        shutil.rmtree(self.work_dir, ignore_errors=True)
+        result = PolicyRepairResult(
+            path=path,
+            algorithm=self.config.algorithm,
+            steps=self.config.steps,
+            seconds=seconds,
+            counts={**prompts.counts, **self._extra_counts},
+            train_loss=getattr(output, "training_loss", None),
+            resumed_from_step=int(resume.name.rpartition("-")[2]) if resume else None,
+            log_history=history,
+        )
+        self.run_.record(
+            ArtifactKind.POLICY_CHECKPOINT,
+            {
+                "algorithm": result.algorithm,
+                "method": self.config.method,
+                "steps": result.steps,
+                "seconds": round(seconds, 2),
+                "train_loss": result.train_loss,
+                "initial_policy": self.policy_config.spec,
+                "resumed_from_step": result.resumed_from_step,
+                "log_history": history,
+                **result.counts,
+            },
+            path=path,
+        )
+        return result
+
+
+def repair_policy(run: Run, **options: Any) -> PolicyRepairResult:
+    """Run policy repair on ``run`` (see :class:`PolicyRepairer` for the options)."""
+    return PolicyRepairer(run, **options).run()
+
+
+__all__ = [
+    "CHECKPOINT_DIR",
+    "REPAIRED_POLICY_DIR",
+    "PolicyRepairResult",
+    "PolicyRepairer",
+    "latest_trainer_checkpoint",
+    "repair_policy",
+]
