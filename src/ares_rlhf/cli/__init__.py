@@ -54,7 +54,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "original vs repaired: own probes, safety benchmarks, capability, with statistics",
     ),
     "compare": ("ares_rlhf.cli.compare", "compare two runs, phases, rounds or models, paired"),
-    "compare": ("ares_rlhf.cli.compare", "compare two runs, phases, rounds or models, paired"),
     "report": ("ares_rlhf.cli.report", "summarise a run folder"),
     "export": ("ares_rlhf.cli.export", "export probes, RM repair pairs or policy repair prompts"),
     "config": ("ares_rlhf.cli.config", "validate or show a run configuration"),
