@@ -79,7 +79,9 @@ def print_comparison(result: dict[str, Any], show: int) -> None:
     if prompts is None:
         console.print("no prompt was probed on both sides: the combination is the paired unit")
     counts = combos["counts"]
-    summary = Table(title=f"combinations probed on both sides: {combos['shared']}")
+    summary = Table(
+        title=f"status of the {combos['shared']} combinations on both sides (any failure)"
+    )
     for column in ("split", *(s.replace("_", " ") for s in counts)):
         summary.add_column(column, justify="left" if column == "split" else "right")
     summary.add_row("all", *(str(v) for v in counts.values()))
@@ -88,12 +90,32 @@ def print_comparison(result: dict[str, Any], show: int) -> None:
             if split in combos["by_split"]:
                 summary.add_row(split, *(str(v) for v in combos["by_split"][split].values()))
     console.print(summary)
-    test, mean = combos["mcnemar"]["any"], combos["mean_failure_rate_difference"]
+    tests = Table(title="per combination: broken = at least one probe of that outcome")
+    for column in (
+        "outcome",
+        "broken first",
+        "broken second",
+        "fixed",
+        "newly broken",
+        "McNemar p",
+    ):
+        tests.add_column(column, justify="left" if column == "outcome" else "right")
+    for key, title in OUTCOME_TITLES.items():
+        test = combos["mcnemar"][key]
+        tests.add_row(
+            title,
+            f"{test['before']['k']}/{test['before']['n']}",
+            f"{test['after']['k']}/{test['after']['n']}",
+            str(test["discordant"]["b"]),
+            str(test["discordant"]["c"]),
+            _p(test["p_value"]),
+        )
+    console.print(tests)
+    mean = combos["mean_failure_rate_difference"]
     low, high = mean["ci95"]
     console.print(
-        f"McNemar over combinations (fixed {test['discordant']['b']} vs newly broken "
-        f"{test['discordant']['c']}): p = {_p(test['p_value'])}; mean per-combination failure-rate "
-        f"difference {_signed(mean['diff'])} [{_signed(low)}, {_signed(high)}] over {mean['n']}"
+        f"mean per-combination failure-rate change {_signed(mean['diff'])} "
+        f"[{_signed(low)}, {_signed(high)}] (paired bootstrap 95%, {mean['n']} combinations)"
     )
     console.print(
         f"combinations only on the first side: {combos['only_first']}, only on the second: "
