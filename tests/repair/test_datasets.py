@@ -209,3 +209,33 @@ def test_repair_datasets_need_a_split(tmp_path: Path, capsys) -> None:
 def test_options_of_another_dataset_are_refused(run_dir, capsys, extra, message) -> None:
     assert main(["export", str(run_dir), *extra]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_anchor_pairs_join_with_anchors_and_an_export_reads_back_as_anchors(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    """An rm-pairs export is itself a valid anchor dataset (the TRL format both ways)."""
+    exported = tmp_path / "rm-pairs.jsonl"
+    assert main(["export", str(run_dir), "--dataset", "rm-pairs", "--out", str(exported)]) == 0
+    config = RunConfig.model_validate(
+        {
+            "policy": {"spec": "scripted:p"},
+            "reward_model": {"spec": "scripted:r"},
+            "seed": 4,
+            "repair_rm": {"anchor_dataset": str(exported), "anchor_ratio": 2.0},
+        }
+    )
+    with Run.create(config, tmp_path / "second") as run:
+        run.store.add_probes(discovery_probes())
+        run.fix_split()
+        without, with_anchors = rm_pair_rows(run), rm_pair_rows(run, anchors=True)
+    anchors = [r for r in with_anchors if r["source"] == "anchor"]
+    assert not any(r["source"] == "anchor" for r in without)
+    assert {r["split"] for r in anchors} == {"train", "heldout"}
+    rows = load(exported, "jsonl", tmp_path).to_list()
+    exported_pairs = {
+        (tuple(m["content"] for m in r["prompt"]), r["chosen"][0]["content"]) for r in rows
+    }
+    for anchor in anchors:  # the messages came back as messages, not as strings of JSON
+        prompt = tuple(m["content"] for m in anchor["prompt"])
+        assert (prompt, anchor["chosen"][0]["content"]) in exported_pairs
