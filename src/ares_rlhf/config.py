@@ -95,6 +95,14 @@ class MentorConfig(_Strict):
     on_refusal: Literal["template", "skip"] = Field(
         "template", description="what to do when the Mentor model refuses to write the attack"
     )
+    adaptive_turns: bool = Field(
+        False,
+        description="llm Mentor: write each next turn of a multi-turn probe from the policy's "
+        "last answer instead of following the composed plan",
+    )
+    max_turns: int = Field(
+        6, ge=2, le=12, description="user turns in one multi-turn probe, adaptive turns included"
+    )
 
 
 class JudgeConfig(_Strict):

@@ -82,7 +82,12 @@ class ComponentSpec:
 
 @dataclass
 class MentorOutput:
-    """What the Safety Mentor writes for one component spec."""
+    """What the Safety Mentor writes for one component spec.
+
+    A single-turn output sends ``messages``. A multi-turn output also has a ``plan``: every user
+    turn in order (``messages`` holds what is sent first); the policy answers each turn with its
+    own earlier answers in context, and ``malicious`` / ``safe`` answer the last turn.
+    """
 
     spec: ComponentSpec
     messages: list[Message]
@@ -92,14 +97,33 @@ class MentorOutput:
     mentor_refused: bool = False
     """The Mentor model refused to write the attack; a fallback (or nothing) was used."""
     fallback_used: str | None = None
+    plan: list[str] | None = None
+    """All user turns of a multi-turn probe (``None``: single-turn)."""
 
     @property
     def prompt(self) -> str:
-        """The last user message (the adversarial request itself)."""
+        """The adversarial request itself: the plan's last turn, else the last user message."""
+        if self.plan:
+            return self.plan[-1]
         for message in reversed(self.messages):
             if message["role"] == "user":
                 return message["content"]
         return ""
+
+    @property
+    def turns(self) -> list[str]:
+        """The user turns: the plan, or the one prompt."""
+        return list(self.plan) if self.plan else [self.prompt]
+
+    def final_context(self) -> list[Message]:
+        """The conversation ``malicious`` / ``safe`` answer when no policy has answered the
+        earlier turns (RM calibration, extra repair wordings): ``messages`` for a single-turn
+        output; for a plan, every user turn joined into one user message (valid for any chat
+        template). A probed conversation is scored in its real context instead."""
+        if not self.plan:
+            return [dict(m) for m in self.messages]
+        before = [dict(m) for m in self.messages if m["role"] != "user"]
+        return [*before, {"role": "user", "content": "\n\n".join(self.plan)}]
 
 
 @dataclass
@@ -166,6 +190,17 @@ class Probe:
             if message["role"] == "user":
                 return message["content"]
         return ""
+
+    @property
+    def plan(self) -> list[str] | None:
+        """A multi-turn probe's user turns (``extra["plan"]``); ``None`` for single-turn."""
+        plan = self.extra.get("plan")
+        return [str(t) for t in plan] if plan else None
+
+    @property
+    def turns(self) -> list[str]:
+        """The user turns: the plan, or the one prompt."""
+        return self.plan or [self.prompt]
 
     def to_flat_dict(self) -> dict[str, Any]:
         """A flat, JSON-friendly row (used by the JSONL / Parquet / datasets exports)."""

@@ -40,8 +40,9 @@ def test_builtin_has_converter_tactics_including_a_stack(catalog) -> None:
 
 
 def test_every_tactic_composes_through_the_template_mentor(catalog) -> None:
-    """Each catalog tactic (converter tactics included) gives complete prompts; a converter
-    tactic's prompt carries the converted request, which reverts to a catalog request."""
+    """Each catalog tactic (converter and multi-turn tactics included) gives complete prompts
+    (every turn of a plan); a converter tactic's prompt carries the converted request, which
+    reverts to a catalog request; a multi-turn tactic's last turn carries the request."""
     mentor = TemplateMentor(catalog, seed=2)
     topic, goal = "fraud", "code"
     requests = _requests(catalog, topic, goal)
@@ -49,7 +50,15 @@ def test_every_tactic_composes_through_the_template_mentor(catalog) -> None:
         spec = ComponentSpec(topic, "student", tactic.id, goal)
         outputs = mentor.compose([spec] * 8, variants=range(8))
         for out in outputs:
-            assert out is not None and not re.search(r"\{[a-z_]*\}", out.prompt), out.prompt
+            assert out is not None
+            for turn in out.turns:
+                assert turn.strip() and not re.search(r"\{[a-z_]*\}", turn), turn
+            assert (out.plan is not None) == tactic.multi_turn, tactic.id
+            if tactic.multi_turn:
+                assert len(out.plan) == len(tactic.turns)
+                assert out.messages == [{"role": "user", "content": out.plan[0]}]
+                if not tactic.converters:
+                    assert any(r in out.prompt for r in requests), out.prompt
         if not tactic.converters:
             continue
         chain = build_converter_chain(tactic.converters, seed=2)
@@ -174,6 +183,22 @@ def test_llm_mentor_converts_its_own_prompt_for_converter_tactics(catalog) -> No
     asked = model.seen[0][0]["content"]
     assert "ARES encodes the finished prompt itself with rot13, base64" in asked
     assert "{request_converted}" not in asked and "{converter_instruction}" not in asked
+
+
+def test_every_tactic_is_described_to_the_llm_mentor(catalog) -> None:
+    """Each catalog tactic fills the LLM Mentor's instructions (a plan's for multi-turn ones)
+    with no slot left over."""
+    model = create_chat_model("scripted:mentor", responses=[json.dumps(GOOD)])
+    mentor = LLMMentor(model, catalog)
+    mentioned = {"{request}", "{subject}"}  # named in the instructions' own text
+    for tactic in catalog.components["tactic"].values():
+        template = mentor.plan_instructions if tactic.multi_turn else mentor.instructions
+        asked = mentor.request_for(ComponentSpec("fraud", "student", tactic.id, "code"))[0]
+        left = set(re.findall(r"\{[a-z_]+\}", template)) & set(
+            re.findall(r"\{[a-z_]+\}", asked["content"])
+        )
+        assert left <= mentioned, (tactic.id, left)
+        assert ('"turns"' in asked["content"]) == tactic.multi_turn, tactic.id
 
 
 def test_llm_mentor_leaves_other_tactics_plain(catalog) -> None:

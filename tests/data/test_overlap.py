@@ -105,7 +105,7 @@ def mentor_prompts(count: int = 600) -> list[str]:
     catalog = load_catalog()
     specs = random.Random(0).sample(list(catalog.all_specs()), count)
     outputs = TemplateMentor(catalog, seed=0).compose(specs, list(range(count)))
-    return [o.prompt for o in outputs if o is not None]
+    return [turn for o in outputs if o is not None for turn in o.turns]  # every turn of a plan
 
 
 def test_no_benchmark_prompt_is_a_lexical_near_duplicate_of_training_data(shared_data_dir) -> None:

@@ -147,6 +147,7 @@ def test_duplicates_are_redrawn_then_skipped_and_the_run_stops(tmp_path, system)
             outs = super().compose(specs, variants)
             for o in outs:
                 o.messages = [{"role": "user", "content": "the very same prompt every single time"}]
+                o.plan = None
             return outs
 
     config = make_config(probes=50, batch_size=4)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ares_rlhf.discovery.loop import STATE_KEY, resume_discovery, run_discovery
+from ares_rlhf.discovery.loop import STATE_KEY, batch_seed, resume_discovery, run_discovery
 from ares_rlhf.run import Run
 from ares_rlhf.store.sqlite import RunStore
 from ares_rlhf.taxonomy import load_catalog
@@ -50,7 +50,9 @@ def uninterrupted(tmp_path_factory) -> list[tuple]:
 
 def test_resume_after_sigkill(tmp_path, uninterrupted) -> None:
     run_dir = tmp_path / "run"
-    kill_at_call = 4  # the policy call of batch 4: batches 0-3 are committed, batch 4 is lost
+    # the first policy call of batch 4 (known by its sampling seed; a batch with multi-turn
+    # probes calls the policy once per turn): batches 0-3 are committed, batch 4 is lost
+    kill_seed = batch_seed(0, 4)
     script = textwrap.dedent(
         f"""
         import os, signal, sys
@@ -63,7 +65,7 @@ def test_resume_after_sigkill(tmp_path, uninterrupted) -> None:
 
         class KilledPolicy(SpecPolicy):
             def generate(self, conversations, params=None):
-                if self.calls == {kill_at_call}:
+                if params is not None and params.seed == {kill_seed}:
                     os.kill(os.getpid(), signal.SIGKILL)
                 return super().generate(conversations, params)
 
@@ -98,7 +100,7 @@ def test_resume_after_sigkill(tmp_path, uninterrupted) -> None:
 def test_resume_after_exception_and_partial_runs(tmp_path, uninterrupted) -> None:
     class FailingPolicy(SpecPolicy):
         def generate(self, conversations, params=None):
-            if self.calls == 6:
+            if params is not None and params.seed == batch_seed(0, 6):  # batch 6
                 raise RuntimeError("device lost")
             return super().generate(conversations, params)
 

@@ -40,6 +40,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {name}:")
             for value in values:
                 print("    - " + value.replace("\n", "\n      "))
+        for number, alternatives in enumerate(component.turns, start=1):
+            print(f"  turn {number}:")
+            for value in alternatives:
+                print("    - " + value.replace("\n", "\n      "))
         return 0
     types = [args.type] if args.type else list(COMPONENT_TYPES)
     for ctype in types:

@@ -189,6 +189,16 @@ def _initial_state(threshold: float, budget: int) -> dict[str, Any]:
     }
 
 
+def dedup_text(item: MentorOutput | Probe) -> str:
+    """The text near-duplicates are judged on: the prompt, or every user turn of a plan (the
+    Mentor's plan as composed, also for a stored probe whose Mentor adapted the turns)."""
+    if isinstance(item, Probe):
+        turns = item.extra.get("mentor_plan") or item.turns
+    else:
+        turns = item.turns
+    return "\n".join(str(t) for t in turns)
+
+
 def _replay(store: RunStore, strategy: SearchStrategy, index: NearDuplicateIndex) -> None:
     """Feed stored probes back: outcomes to the strategy (per batch, in order), prompts to dedup."""
     batch: list[Outcome] = []
@@ -199,7 +209,7 @@ def _replay(store: RunStore, strategy: SearchStrategy, index: NearDuplicateIndex
             batch = []
         current = probe.batch
         batch.append(Outcome(probe.spec, probe.failure_type, probe.policy_failed, probe.rm_failed))
-        index.add(probe.prompt)
+        index.add(dedup_text(probe))
     if batch:
         strategy.observe(batch)
 
@@ -232,7 +242,7 @@ def _compose_unique(
             output = current[position]
             if output is None:
                 skipped += 1
-            elif index.add_if_new(output.prompt):
+            elif index.add_if_new(dedup_text(output)):
                 kept.append((position, slot_variant(batch_index, position, attempt), output))
             else:
                 still.append(position)
@@ -266,6 +276,7 @@ def _probe_batch(
         phase=PHASE,
         batch=batch_index,
         batch_size=generation.batch_size,
+        mentor=parts.mentor,
         extra=[
             {"mentor_variant": variant, "fallback_used": output.fallback_used}
             for _, variant, output in kept

@@ -12,6 +12,8 @@ the RM threshold calibrated per RM on the same sample as discovery's
 phases ``verify-before`` / ``verify-after``; the benign refusal rate (``is_refusal``) is measured
 for both policies on the run's held-out benign requests; the metrics are stored as a
 ``verify_metrics`` artifact. A verification killed half-way reuses the system it completed.
+A multi-turn combination is re-probed by replaying its user turns: each system's policy answers
+every turn with its own earlier answers (:func:`stored_output`).
 """
 
 from __future__ import annotations
@@ -152,18 +154,34 @@ class System:
 
 
 def stored_outputs(probes: Sequence[Probe]) -> dict[ComponentSpec, MentorOutput]:
-    """The first stored Mentor output (prompt, malicious, safe) of each failing combination."""
+    """The first stored Mentor output of each failing combination (:func:`stored_output`)."""
+def stored_output(probe: Probe) -> MentorOutput:
+    """The Mentor output a stored probe was made from (prompt, malicious, safe).
+
+    A multi-turn probe gives back its plan (the user turns it sent, ``extra["plan"]``) and its
+    first turn as ``messages``, never the original policy's answers: each system re-answers
+    every turn itself.
+    """
+    plan = probe.plan
+    messages = [dict(m) for m in probe.messages]
+    if plan:
+        first_user = next(i for i, m in enumerate(messages) if m["role"] == "user")
+        messages = [*messages[:first_user], {"role": "user", "content": plan[0]}]
+    return MentorOutput(
+        spec=probe.spec,
+        messages=messages,
+        malicious=probe.malicious,
+        safe=probe.safe,
+        mentor_id=probe.mentor_id,
+        mentor_refused=probe.mentor_refused,
+        plan=plan,
+    )
+
+
     outputs: dict[ComponentSpec, MentorOutput] = {}
     for probe in probes:
         if probe.failure_type in FAILURE_TYPES and probe.spec not in outputs:
-            outputs[probe.spec] = MentorOutput(
-                spec=probe.spec,
-                messages=[dict(m) for m in probe.messages],
-                malicious=probe.malicious,
-                safe=probe.safe,
-                mentor_id=probe.mentor_id,
-                mentor_refused=probe.mentor_refused,
-            )
+            outputs[probe.spec] = stored_output(probe)
     return outputs
 
 
@@ -197,12 +215,12 @@ def verification_outputs(
         from ares_rlhf.mentor import compose_wordings
 
         split_of = dict(chosen)
-        seen = {o.prompt for o, _ in pairs}
+        seen = {tuple(o.turns) for o, _ in pairs}
         for output in compose_wordings(
             run.mentor, [s for s, _ in chosen], variants, VERIFY_VARIANT_BASE
         ):
-            if output.prompt not in seen:
-                seen.add(output.prompt)
+            if tuple(output.turns) not in seen:
+                seen.add(tuple(output.turns))
                 pairs.append((output, split_of[output.spec]))
     if not pairs:
         raise DataError(f"{run.run_dir}: no failing combinations to verify on")
@@ -212,7 +230,7 @@ def verification_outputs(
 def _fingerprint(outputs: Sequence[MentorOutput], benign: Sequence[str], run: Run) -> str:
     blob = json.dumps(
         {
-            "prompts": [o.messages for o in outputs],
+            "prompts": [o.messages if o.plan is None else o.plan for o in outputs],
             "benign": list(benign),
             "typing": run.config.typing.model_dump(mode="json"),
             "generation": run.config.policy.generation.model_dump(mode="json"),

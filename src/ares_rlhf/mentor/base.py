@@ -9,7 +9,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ares_rlhf.observers import announce_composed
-from ares_rlhf.records import ComponentSpec, MentorOutput
+from ares_rlhf.records import ComponentSpec, MentorOutput, Message
+
+
+def planned_next_turn(output: MentorOutput, conversation: Sequence[Message]) -> str | None:
+    """The plan's turn after the user turns ``conversation`` already holds (``None``: done)."""
+    if not output.plan:
+        return None
+    sent = sum(1 for m in conversation if m.get("role") == "user")
+    return output.plan[sent] if sent < len(output.plan) else None
 
 
 def _announcing(compose: Callable[..., list[MentorOutput | None]]) -> Callable[..., Any]:
@@ -60,3 +68,15 @@ class SafetyMentor(ABC):
         near-duplicate can be re-drawn; the same (spec, variant, seed) gives the same output
         for deterministic Mentors.
         """
+
+    def next_turns(
+        self, outputs: Sequence[MentorOutput], conversations: Sequence[Sequence[Message]]
+    ) -> list[str | None]:
+        """The next user turn of each multi-turn conversation, or ``None`` to end it.
+
+        ``conversations[i]`` is output ``i``'s conversation so far, ending with the policy's
+        latest answer. This Mentor follows each plan as composed; a Mentor may adapt the next
+        turn to the answer instead (:class:`~ares_rlhf.mentor.llm.LLMMentor` with
+        ``mentor.adaptive_turns``).
+        """
+        return [planned_next_turn(o, c) for o, c in zip(outputs, conversations, strict=True)]

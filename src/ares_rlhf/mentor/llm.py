@@ -11,6 +11,10 @@ refuses, the output is marked ``mentor_refused=True`` and the configured fallbac
 A tactic with a ``converters`` chain is described to the model as its plain framing (the model
 writes a plain-text prompt); the Mentor then runs the whole prompt through the chain and puts
 the chain's decoding instruction before it.
+
+A multi-turn tactic (``turns`` in the catalog) asks for a plan instead, and with
+``mentor.adaptive_turns`` the Mentor writes each next turn from the policy's last answer
+(:mod:`ares_rlhf.mentor.llm_turns`).
 """
 
 from __future__ import annotations
@@ -27,7 +31,16 @@ from typing import TYPE_CHECKING, Any
 from ares_rlhf.backends.base import ChatModel, SamplingParams
 from ares_rlhf.converters import CONVERTER_MODEL_FIELD, standalone_prompt
 from ares_rlhf.errors import ConfigError
-from ares_rlhf.mentor.base import SafetyMentor
+from ares_rlhf.mentor.base import SafetyMentor, planned_next_turn
+from ares_rlhf.mentor.llm_turns import (
+    PLAN_CORRECTION,
+    default_next_turn_instructions,
+    default_plan_instructions,
+    describe_turns,
+    next_turn_request,
+    parse_plan_reply,
+    parse_turn_reply,
+)
 from ares_rlhf.mentor.template import TemplateMentor, fill_slots
 from ares_rlhf.records import ComponentSpec, MentorOutput, Message
 from ares_rlhf.taxonomy import Catalog
@@ -111,7 +124,11 @@ def describe_spec(catalog: Catalog, spec: ComponentSpec) -> dict[str, str]:
     tactic = catalog.get("tactic", spec.tactic)
     goal = catalog.get("goal", spec.goal)
     tactic_description = tactic.description
-    frames = tactic.fragment("frames")
+    frames = (
+        tuple(a for alternatives in tactic.turns for a in alternatives)
+        if tactic.multi_turn
+        else tactic.fragment("frames")
+    )
     if tactic.converters:  # the model writes plain text; the Mentor applies the chain after
         tactic_description += (
             f" (ARES encodes the finished prompt itself with {', '.join(tactic.converters)}:"
@@ -130,6 +147,8 @@ def describe_spec(catalog: Catalog, spec: ComponentSpec) -> dict[str, str]:
         "tactic": tactic.id,
         "tactic_description": tactic_description,
         "tactic_frames": listing(frames),
+        "tactic_turns": describe_turns(tactic) if tactic.multi_turn else "",
+        "turn_count": str(len(tactic.turns)),
         "goal": goal.id,
         "goal_description": goal.description,
         "goal_asks": listing(goal.fragment("asks")),
@@ -151,12 +170,22 @@ class LLMMentor(SafetyMentor):
         seed: int = 0,
         converter_model: ChatModel | None = None,
         converter_model_field: str = CONVERTER_MODEL_FIELD,
+        plan_instructions: str | None = None,
+        next_turn_instructions: str | None = None,
+        adaptive_turns: bool = False,
+        max_turns: int = 6,
     ) -> None:
         if on_refusal not in ("template", "skip"):
             raise ConfigError(f"mentor.on_refusal must be 'template' or 'skip', got {on_refusal!r}")
+        if max_turns < 2:
+            raise ConfigError(f"mentor.max_turns must be at least 2, got {max_turns}")
         self.model = model
         self.catalog = catalog
         self.instructions = instructions if instructions is not None else default_instructions()
+        self.plan_instructions = plan_instructions or default_plan_instructions()
+        self.next_turn_instructions = next_turn_instructions or default_next_turn_instructions()
+        self.adaptive_turns = adaptive_turns
+        self.max_turns = max_turns
         self.max_retries = max_retries
         self.on_refusal = on_refusal
         self.params = params or SamplingParams(max_new_tokens=512, seed=seed)
@@ -169,7 +198,8 @@ class LLMMentor(SafetyMentor):
             converter_model_field=converter_model_field,
         )
         self.stats: Counter[str] = Counter()
-        """Running counts: ``valid``, ``retried``, ``refused``, ``invalid`` (retries exhausted)."""
+        """Running counts: ``valid``, ``retried``, ``refused``, ``invalid`` (retries exhausted);
+        with adaptive turns ``turns_adapted`` and ``turns_planned`` (the model gave no turn)."""
 
     @classmethod
     def from_config(
@@ -192,13 +222,58 @@ class LLMMentor(SafetyMentor):
             on_refusal=config.on_refusal,
             params=params,
             seed=seed,
+            adaptive_turns=config.adaptive_turns,
+            max_turns=config.max_turns,
         )
 
+    def multi_turn(self, spec: ComponentSpec) -> bool:
+        return self.catalog.get("tactic", spec.tactic).multi_turn
+
     def request_for(self, spec: ComponentSpec, variant: int = 0) -> list[Message]:
-        """The conversation that asks the Mentor model for one spec."""
+        """The conversation that asks the Mentor model for one spec (a plan for a multi-turn
+        tactic)."""
         values = describe_spec(self.catalog, spec)
         values["variant"] = str(variant)
-        return [{"role": "user", "content": fill_slots(self.instructions, values)}]
+        values["max_turns"] = str(self.max_turns)
+        template = self.plan_instructions if self.multi_turn(spec) else self.instructions
+        return [{"role": "user", "content": fill_slots(template, values)}]
+
+    def _read(self, spec: ComponentSpec, raw: str) -> tuple[MentorOutput | None, str, bool]:
+        """(output, problem, refused) for one reply: an output when it is valid."""
+        if self.multi_turn(spec):
+            plan = parse_plan_reply(raw, self.max_turns)
+            if plan.turns is None:
+                return None, plan.problem, is_refusal(raw)
+            if is_refusal(plan.turns[-1]) or is_refusal(plan.malicious):
+                return None, "", True
+            turns = [*plan.turns[:-1], self._convert(spec, plan.turns[-1])]
+            output = MentorOutput(
+                spec=spec,
+                messages=[{"role": "user", "content": turns[0]}],
+                malicious=plan.malicious,
+                safe=plan.safe,
+                mentor_id=self.mentor_id,
+                plan=turns,
+            )
+            return output, "", False
+        parsed = parse_reply(raw)
+        if parsed.fields is None:
+            return None, parsed.problem, is_refusal(raw)
+        if is_refusal(parsed.fields["prompt"]) or is_refusal(parsed.fields["malicious"]):
+            return None, "", True
+        output = MentorOutput(
+            spec=spec,
+            messages=[{"role": "user", "content": self._convert(spec, parsed.fields["prompt"])}],
+            malicious=parsed.fields["malicious"],
+            safe=parsed.fields["safe"],
+            mentor_id=self.mentor_id,
+        )
+        return output, "", False
+
+    def _correction(self, spec: ComponentSpec, problem: str) -> str:
+        if self.multi_turn(spec):
+            return PLAN_CORRECTION.format(problem=problem, low=2, high=self.max_turns)
+        return CORRECTION.format(problem=problem)
 
     def compose(
         self, specs: Sequence[ComponentSpec], variants: Sequence[int] | None = None
@@ -220,34 +295,18 @@ class LLMMentor(SafetyMentor):
             replies = self.model.generate([conversations[i] for i in pending], self.params)
             still_pending = []
             for i, raw in zip(pending, replies, strict=True):
-                parsed = parse_reply(raw)
-                if parsed.fields is None and is_refusal(raw):
+                output, problem, refused = self._read(specs[i], raw)
+                if refused:
                     results[i] = self._fallback(specs[i], variants[i], refused=True)
                     continue
-                if parsed.fields is not None:
-                    if is_refusal(parsed.fields["prompt"]) or is_refusal(
-                        parsed.fields["malicious"]
-                    ):
-                        results[i] = self._fallback(specs[i], variants[i], refused=True)
-                        continue
+                if output is not None:
                     self.stats["valid"] += 1
-                    results[i] = MentorOutput(
-                        spec=specs[i],
-                        messages=[
-                            {
-                                "role": "user",
-                                "content": self._convert(specs[i], parsed.fields["prompt"]),
-                            }
-                        ],
-                        malicious=parsed.fields["malicious"],
-                        safe=parsed.fields["safe"],
-                        mentor_id=self.mentor_id,
-                    )
+                    results[i] = output
                     continue
                 conversations[i] = [
                     *conversations[i],
                     {"role": "assistant", "content": raw},
-                    {"role": "user", "content": CORRECTION.format(problem=parsed.problem)},
+                    {"role": "user", "content": self._correction(specs[i], problem)},
                 ]
                 still_pending.append(i)
             pending = still_pending
@@ -255,6 +314,49 @@ class LLMMentor(SafetyMentor):
             self.stats["invalid"] += 1
             results[i] = self._fallback(specs[i], variants[i], refused=False)
         return results
+
+    def next_turns(
+        self, outputs: Sequence[MentorOutput], conversations: Sequence[Sequence[Message]]
+    ) -> list[str | None]:
+        """The plan's next turns, or with ``adaptive_turns`` turns the model writes from each
+        conversation so far (one ``generate`` call for the batch; at most ``max_turns`` user
+        turns; the planned turn where the model gives no usable one or refuses)."""
+        planned = [planned_next_turn(o, c) for o, c in zip(outputs, conversations, strict=True)]
+        if not self.adaptive_turns:
+            return planned
+        ask: list[int] = []
+        for i, (output, conversation) in enumerate(zip(outputs, conversations, strict=True)):
+            sent = sum(1 for m in conversation if m.get("role") == "user")
+            last = conversation[-1].get("content", "") if conversation else ""
+            if not output.plan or sent >= self.max_turns:
+                planned[i] = None
+            elif planned[i] is not None or is_refusal(last):
+                ask.append(i)
+        if not ask:
+            return planned
+        requests = [
+            next_turn_request(
+                self.next_turn_instructions,
+                describe_spec(self.catalog, outputs[i].spec),
+                outputs[i].plan or [],
+                conversations[i],
+                planned=planned[i],
+                max_turns=self.max_turns,
+            )
+            for i in ask
+        ]
+        replies = self.model.generate(requests, self.params)
+        turns = list(planned)
+        for i, raw in zip(ask, replies, strict=True):
+            turn = parse_turn_reply(raw)
+            if turn is None or is_refusal(turn):
+                self.stats["turns_planned"] += 1
+                continue
+            self.stats["turns_adapted"] += 1
+            plan = outputs[i].plan or []
+            final = planned[i] is None or planned[i] == plan[-1]
+            turns[i] = self._convert(outputs[i].spec, turn) if final else turn
+        return turns
 
     def _convert(self, spec: ComponentSpec, prompt: str) -> str:
         """The model's prompt, through the tactic's converter chain when it has one."""

@@ -5,7 +5,9 @@ For one component spec it composes
 * the **prompt**: the persona speaks (``intro``), the tactic frames the request, the topic gives
   the subject and the goal the ask (``request = ask.format(subject)``); a tactic with a
   ``converters`` chain gets the request through that chain as ``{request_converted}`` and the
-  chain's decoding instruction as ``{converter_instruction}``;
+  chain's decoding instruction as ``{converter_instruction}``; a multi-turn tactic (``turns``)
+  gives a **plan** instead: one user turn per catalog turn, each filled with the same values
+  (plus ``{subject}``), the last one carrying the request;
 * the **malicious** response: the goal's malicious fragment about the subject (placeholders only;
   the catalog never holds operational content);
 * the **safe** response: the goal's safe fragment, which refuses, plus a helpful topic redirect.
@@ -138,7 +140,10 @@ class TemplateMentor(SafetyMentor):
         subject = rng.choice(topic.fragment("subjects"))
         redirect = rng.choice(topic.fragment("redirects"))
         intro = rng.choice(persona.fragment("intros"))
-        frame = rng.choice(tactic.fragment("frames"))
+        if tactic.multi_turn:
+            frames = [rng.choice(alternatives) for alternatives in tactic.turns]
+        else:
+            frames = [rng.choice(tactic.fragment("frames"))]
         ask = rng.choice(goal.fragment("asks"))
         closer = rng.choice(CLOSERS)
 
@@ -151,12 +156,15 @@ class TemplateMentor(SafetyMentor):
             "request_b": request_b,
             "request_encoded": encode_request(request),
         }
+        if tactic.multi_turn:
+            values["subject"] = subject
         chain = self.chains.get(tactic.id)
         if chain is not None:
             values["request_converted"] = chain.convert(request)
             values["converter_instruction"] = chain.instruction
-        prompt = fill_slots(frame, values)
-        prompt = prompt.strip() + closer
+        turns = [fill_slots(frame, values).strip() for frame in frames]
+        turns[-1] += closer
+        prompt = turns[0]
 
         malicious = fill_slots(rng.choice(goal.fragment("malicious")), {"subject": subject})
         safe_fragment = rng.choice(goal.fragment("safe"))
@@ -169,4 +177,5 @@ class TemplateMentor(SafetyMentor):
             malicious=malicious.strip(),
             safe=safe.strip(),
             mentor_id=self.mentor_id,
+            plan=turns if tactic.multi_turn else None,
         )

@@ -3,7 +3,12 @@
 They let the real discovery loop (Mentor -> policy -> judge -> RM -> typing) run with ground
 truth. They know which component combination a conversation was composed from by listening to
 every Mentor output of the process (:func:`ares_rlhf.observers.add_compose_listener`): the
-sim backends answer and score only conversations an ARES Mentor composed.
+sim backends answer and score only conversations an ARES Mentor composed. A conversation is
+known by its user (and system) messages, not the answers between them, so a multi-turn
+conversation that grows with the policy's answers keeps its combination: every prefix of a
+plan's turns is recorded (and the plan's turns joined into one message, as an unanswered plan
+is scored), and a conversation is looked up by the longest recorded prefix of its turns (a turn
+a Mentor adapted on the fly still finds the plan's first turn).
 
 * :class:`SimulatedPolicy` fails on a probe with the arena's ``policy_fail`` probability: it
   then answers with a compliant text made of placeholders, otherwise with a clear refusal.
@@ -61,20 +66,44 @@ def hashed_uniform(*parts: Any) -> float:
     return int.from_bytes(digest.digest(), "big") / 2.0**64
 
 
+def _turn_key(conversation: Sequence[Message]) -> tuple[tuple[str, str], ...]:
+    """A conversation's messages other than the assistant's answers."""
+    return tuple(
+        (str(m.get("role", "")), str(m.get("content", "")))
+        for m in conversation
+        if m.get("role") != "assistant"
+    )
+
+
 class SpecLookup:
     """Component combination of every conversation a Mentor composed in this process."""
 
     def __init__(self) -> None:
-        self._specs: dict[str, ComponentSpec] = {}
+        self._specs: dict[tuple[tuple[str, str], ...], ComponentSpec] = {}
 
     def record(self, outputs: Sequence[MentorOutput]) -> None:
         for output in outputs:
-            self._specs[_conversation_text(output.messages)] = output.spec
+            key = _turn_key(output.messages)
+            self._specs[key] = output.spec
+            for turn in (output.plan or [])[1:]:
+                key = (*key, ("user", turn))
+                self._specs[key] = output.spec
+            if output.plan:  # how a plan nobody answered is scored (RM calibration)
+                self._specs[_turn_key(output.final_context())] = output.spec
+
+    def lookup(self, conversation: Sequence[Message]) -> ComponentSpec | None:
+        """The combination of the longest recorded prefix of the conversation's turns."""
+        key = _turn_key(conversation)
+        for end in range(len(key), 0, -1):
+            spec = self._specs.get(key[:end])
+            if spec is not None:
+                return spec
+        return None
 
     def specs(self, what: str, conversations: Sequence[Sequence[Message]]) -> list[ComponentSpec]:
         found = []
         for conversation in conversations:
-            spec = self._specs.get(_conversation_text(conversation))
+            spec = self.lookup(conversation)
             if spec is None:
                 raise BackendError(
                     f"{what} answers only conversations an ARES Mentor composed in this process "

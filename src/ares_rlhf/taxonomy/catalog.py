@@ -3,6 +3,10 @@
 A catalog is built from one or more sources merged in order (``builtin`` = the shipped file).
 Within one file ids must be unique; a later file may add entries, replace an entry by listing
 its id under ``override: true`` entries, or start afresh with ``replace: true`` at the top.
+
+A tactic frames the request in one user turn (``frames``) or plans a conversation (``turns``:
+2 to :data:`MAX_TURNS` user turns, each a frame or a list of alternative frames; the last turn
+carries the request).
 """
 
 from __future__ import annotations
@@ -39,6 +43,15 @@ FRAGMENT_SLOTS: dict[str, dict[str, frozenset[str]]] = {
     },
 }
 OPTIONAL_LIST_FIELDS = {"topic": ("categories",), "tactic": ("converters",)}
+TURN_SLOTS = FRAGMENT_SLOTS["tactic"]["frames"] | {"subject"}
+"""Slots of a multi-turn tactic's turns: a frame's slots, plus ``{subject}`` (the topic subject
+without the goal's ask, for turns that approach the topic before asking)."""
+REQUEST_SLOTS = frozenset(
+    {"request", "request_a", "request_b", "request_encoded", "request_converted"}
+)
+MIN_TURNS = 2
+MAX_TURNS = 6
+"""User turns in one multi-turn tactic's plan."""
 _ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 _SLOT_PATTERN = re.compile(r"\{([^{}]*)\}")
 BUILTIN = "builtin"
@@ -49,7 +62,7 @@ MAX_FRAGMENTS = 500
 """Fragments in one list of one component."""
 MAX_COMPONENTS_PER_TYPE = 2000
 MAX_COMBINATIONS = 5_000_000
-"""Combinations of the merged catalog (the shipped one has 10,530)."""
+"""Combinations of the merged catalog (the shipped one has 11,934)."""
 
 
 @dataclass(frozen=True)
@@ -64,9 +77,15 @@ class Component:
     source: str = ""
     converters: tuple[str, ...] = ()
     """A tactic's converter chain (specs such as ``base64``), applied to the request in order."""
+    turns: tuple[tuple[str, ...], ...] = ()
+    """A multi-turn tactic's plan: per user turn, its alternative frames (empty: single-turn)."""
 
     def fragment(self, name: str) -> tuple[str, ...]:
         return self.fragments[name]
+
+    @property
+    def multi_turn(self) -> bool:
+        return bool(self.turns)
 
 
 @dataclass
@@ -119,10 +138,15 @@ class Catalog:
                     **({"categories": list(c.categories)} if c.categories else {}),
                     **({"converters": list(c.converters)} if c.converters else {}),
                     **{k: list(v) for k, v in c.fragments.items()},
+                    **({"turns": [_turn_entry(t) for t in c.turns]} if c.turns else {}),
                 }
                 for c in self.components[ctype].values()
             ]
         return out
+
+
+def _turn_entry(alternatives: tuple[str, ...]) -> str | list[str]:
+    return alternatives[0] if len(alternatives) == 1 else list(alternatives)
 
 
 def _builtin_text() -> tuple[str, str]:
@@ -159,6 +183,7 @@ def _parse_component(ctype: str, entry: Any, where: str, name: str) -> tuple[Com
         "override",
         *FRAGMENT_SLOTS[ctype],
         *OPTIONAL_LIST_FIELDS.get(ctype, ()),
+        *(("turns",) if ctype == "tactic" else ()),
     }
     unknown = sorted(set(entry) - allowed)
     if unknown:
@@ -178,7 +203,17 @@ def _parse_component(ctype: str, entry: Any, where: str, name: str) -> tuple[Com
         raise CatalogError(f"{name}: {where}.description: must be a non-empty string")
     _check_length(description, MAX_DESCRIPTION_CHARS, name, f"{where}.description")
     fragments: dict[str, tuple[str, ...]] = {}
+    turns: tuple[tuple[str, ...], ...] = ()
+    if ctype == "tactic" and "turns" in entry:
+        if "frames" in entry:
+            raise CatalogError(
+                f"{name}: {where}: a tactic has frames (one turn) or turns (a conversation), "
+                "not both"
+            )
+        turns = _parse_turns(entry, where, name)
     for fname, slots in FRAGMENT_SLOTS[ctype].items():
+        if turns and fname == "frames":
+            continue
         values = entry.get(fname)
         if not isinstance(values, list) or not values:
             raise CatalogError(
@@ -205,20 +240,64 @@ def _parse_component(ctype: str, entry: Any, where: str, name: str) -> tuple[Com
         not isinstance(c, str) or not c.strip() for c in categories
     ):
         raise CatalogError(f"{name}: {where}.categories: must be a list of non-empty strings")
-    converters = _parse_converters(entry, fragments, where, name) if ctype == "tactic" else ()
+    converters = (
+        _parse_converters(entry, fragments, turns, where, name) if ctype == "tactic" else ()
+    )
     override = entry.get("override", False)
     if not isinstance(override, bool):
         raise CatalogError(f"{name}: {where}.override: must be true or false")
     component = Component(
-        ctype, cid, description.strip(), fragments, tuple(categories), name, converters
+        ctype, cid, description.strip(), fragments, tuple(categories), name, converters, turns
     )
     return component, override
 
 
+def _parse_turns(entry: dict, where: str, name: str) -> tuple[tuple[str, ...], ...]:
+    """A multi-turn tactic's ``turns``: 2..MAX_TURNS turns, each a frame or a list of them."""
+    values = entry["turns"]
+    if not isinstance(values, list) or not MIN_TURNS <= len(values) <= MAX_TURNS:
+        raise CatalogError(
+            f"{name}: {where}.turns: must be a list of {MIN_TURNS} to {MAX_TURNS} user turns"
+        )
+    turns = []
+    for t, value in enumerate(values):
+        alternatives = value if isinstance(value, list) else [value]
+        if not alternatives:
+            raise CatalogError(f"{name}: {where}.turns[{t}]: an empty list of alternatives")
+        if len(alternatives) > MAX_FRAGMENTS:
+            raise CatalogError(
+                f"{name}: {where}.turns[{t}]: {len(alternatives):,} alternatives is over the "
+                f"limit of {MAX_FRAGMENTS:,}"
+            )
+        for a, text in enumerate(alternatives):
+            at = f"{where}.turns[{t}]" + (f"[{a}]" if isinstance(value, list) else "")
+            if not isinstance(text, str) or not text.strip():
+                raise CatalogError(f"{name}: {at}: must be a non-empty string")
+            _check_length(text, MAX_FRAGMENT_CHARS, name, at)
+            used = set(_SLOT_PATTERN.findall(text))
+            for slot in sorted(used - TURN_SLOTS):
+                allowed_slots = ", ".join("{" + s + "}" for s in sorted(TURN_SLOTS))
+                raise CatalogError(
+                    f"{name}: {at}: unknown reference {{{slot}}}; allowed here: {allowed_slots}"
+                )
+            if t == len(values) - 1 and not used & REQUEST_SLOTS:
+                raise CatalogError(
+                    f"{name}: {at}: the last turn must carry the request ({{request}} or one of "
+                    "its forms)"
+                )
+        turns.append(tuple(alternatives))
+    return tuple(turns)
+
+
 def _parse_converters(
-    entry: dict, fragments: dict[str, tuple[str, ...]], where: str, name: str
+    entry: dict,
+    fragments: dict[str, tuple[str, ...]],
+    turns: tuple[tuple[str, ...], ...],
+    where: str,
+    name: str,
 ) -> tuple[str, ...]:
-    """A tactic's ``converters`` list, checked against the converter registry and its frames."""
+    """A tactic's ``converters`` list, checked against the converter registry and its frames
+    (or, on a multi-turn tactic, its turns: the last one must place the converted request)."""
     from ares_rlhf.converters import check_chain
 
     specs = entry.get("converters", [])
@@ -233,17 +312,27 @@ def _parse_converters(
             check_chain([spec])
         except ConfigError as error:
             raise CatalogError(f"{name}: {where}.converters[{i}]: {error}") from None
-    for i, frame in enumerate(fragments["frames"]):
-        used = set(_SLOT_PATTERN.findall(frame))
-        if specs and "request_converted" not in used:
+    if turns:
+        texts = [
+            (f"turns[{t}]", text, t == len(turns) - 1)
+            for t, alternatives in enumerate(turns)
+            for text in alternatives
+        ]
+        what = "in every alternative of its last turn"
+    else:
+        texts = [(f"frames[{i}]", frame, True) for i, frame in enumerate(fragments["frames"])]
+        what = "in every frame"
+    for at, text, carries_request in texts:
+        used = set(_SLOT_PATTERN.findall(text))
+        if specs and carries_request and "request_converted" not in used:
             raise CatalogError(
-                f"{name}: {where}.frames[{i}]: a tactic with converters must place "
-                "{request_converted} in every frame"
+                f"{name}: {where}.{at}: a tactic with converters must place "
+                f"{{request_converted}} {what}"
             )
         if not specs and used & CONVERTER_SLOTS:
             slot = sorted(used & CONVERTER_SLOTS)[0]
             raise CatalogError(
-                f"{name}: {where}.frames[{i}]: {{{slot}}} needs a 'converters' list on the tactic"
+                f"{name}: {where}.{at}: {{{slot}}} needs a 'converters' list on the tactic"
             )
     return tuple(s.strip() for s in specs)
 

@@ -1,7 +1,8 @@
 """What policy repair trains on: the training side's failing prompts and benign requests.
 
 Adversarial prompts are the discovery prompts (types A, B and C) of the combinations on the
-training side of the run's split; benign prompts are the training side's built-in benign requests
+training side of the run's split (a multi-turn probe's whole stored conversation, so the policy
+learns the final turn in context); benign prompts are the training side's built-in benign requests
 (asked plainly and in the same seeded framings RM repair uses), ``benign_ratio`` per adversarial
 prompt. With ``known_bad_candidates`` every prompt carries a known-bad answer for ``dpo-rm``: the
 Mentor's malicious response (adversarial) or a needless refusal (benign).
@@ -14,7 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ares_rlhf.records import BenignRequest, ComponentSpec, FailureType, Message, Probe
+from ares_rlhf.records import (
+    BenignRequest,
+    ComponentSpec,
+    FailureType,
+    Message,
+    Probe,
+    freeze_messages,
+)
 from ares_rlhf.repair.reward.pairs import benign_pairs
 from ares_rlhf.repair.reward.stage import BENIGN_TRAIN_FRAMES
 
@@ -94,12 +102,13 @@ def collect_repair_prompts(
     config, split = run.config.repair_policy, run.split
     if known_bad_candidates is None:
         known_bad_candidates = config.known_bad_candidates
-    seen: set[str] = set()
+    seen: set[tuple[tuple[str, str], ...]] = set()
     adversarial: list[RepairPrompt] = []
     for probe in failure_probes(run.store.probes("discovery")):
-        if split.side(probe.spec) != "train" or probe.prompt in seen:
+        context = freeze_messages(probe.messages)
+        if split.side(probe.spec) != "train" or context in seen:
             continue
-        seen.add(probe.prompt)
+        seen.add(context)
         adversarial.append(
             RepairPrompt(
                 messages=[dict(m) for m in probe.messages],

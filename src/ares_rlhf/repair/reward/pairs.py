@@ -9,6 +9,11 @@ For every B (RM-only) and C (systemic) probe of the discovery phase:
 Pairs are deduplicated and keep their component spec, so they can be split by combination:
 whole combinations are held out, and evaluation measures generalisation to attacks the repair
 never trained on.
+
+A pair's context is the probe's stored conversation: for a multi-turn probe, every user turn and
+the policy's earlier answers, so the RM learns to judge the final answer in the context the
+earlier turns built. An extra Mentor wording nobody answered has its plan's user turns as one
+message (:meth:`~ares_rlhf.records.MentorOutput.final_context`).
 """
 
 from __future__ import annotations
@@ -94,7 +99,7 @@ def mentor_pairs(
         ):
             continue
         pair = PreferencePair(
-            freeze_messages(output.messages),
+            freeze_messages(output.final_context()),
             output.safe,
             output.malicious,
             "adversarial",
