@@ -1,4 +1,9 @@
-"""``ares bench discovery``: coverage of an arena's systemic combinations vs probes."""
+"""``ares bench discovery``: coverage of an arena's systemic combinations vs probes.
+
+Every report also shows, at each checkpoint, the strategy's coverage over that of two references
+run on the fast path with the same seeds: uniform sampling without replacement and the oracle
+(which knows the systemic set; ``sim/oracle.py``).
+"""
 
 from __future__ import annotations
 
@@ -27,7 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--arena",
         required=True,
-        help="arena YAML file, or the name of a shipped arena (single, pairwise, threeway, mixed)",
+        help="arena YAML file, the name of a shipped arena (single, pairwise, threeway, mixed), "
+        "or a generated one: gen:SHAPE:SEED (shapes: fourway, near-threshold, structureless, "
+        "many-tiny, rm-heavy)",
     )
     parser.add_argument(
         "--strategy", default="adaptive", help="search strategy (default: adaptive)"
@@ -59,6 +66,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "instead of drawing outcomes from the arena; reports probes/s",
     )
     parser.add_argument(
+        "--no-reference",
+        action="store_true",
+        help="skip the uniform (without replacement) and oracle reference curves",
+    )
+    parser.add_argument(
         "--json", action="store_true", help="print one JSON object instead of a table"
     )
 
@@ -76,14 +88,32 @@ def _options(pairs: list[str]) -> dict[str, float]:
     return options
 
 
-def run(args: argparse.Namespace) -> int:
+def _load(name: str, folder: Path):
+    """The arena: a file, a shipped name, or gen:SHAPE:SEED (written to ``folder`` as YAML,
+    which the sim: backends of the full loop load)."""
     from ares_rlhf.sim.arena import load_arena
+    from ares_rlhf.sim.generators import parse_generated, write_generated
+    from ares_rlhf.taxonomy import load_catalog
+
+    generated = parse_generated(name)
+    if generated is None:
+        return load_arena(name)
+    shape, seed = generated
+    return load_arena(write_generated(shape, load_catalog(), seed, folder / f"{shape}-{seed}.yaml"))
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def run(args: argparse.Namespace) -> int:
     from ares_rlhf.sim.bench import (
         DEFAULT_CHECKPOINTS,
         BenchResult,
-        curve_table,
         full_loop_run,
         plot_curves,
+        ratios,
+        reference_results,
         run_benchmark,
         write_csv,
     )
@@ -94,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--seeds must be at least 1")
     if args.batch_size <= 0:
         raise ConfigError("--batch-size must be at least 1")
-    arena = load_arena(args.arena)
+    out = args.out or Path("runs") / "bench"
+    arena = _load(args.arena, out / "arenas")
     options = _options(args.option)
     checkpoints = args.checkpoints or [c for c in DEFAULT_CHECKPOINTS if c <= args.budget]
     if args.full_loop:
@@ -132,25 +163,50 @@ def run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             options=options,
         )
-    out = args.out or Path("runs") / "bench"
+    references = (
+        {}
+        if args.no_reference
+        else reference_results(
+            arena, args.budget, args.seeds, checkpoints=checkpoints, batch_size=args.batch_size
+        )
+    )
+    relative = ratios(result, references)
     stem = f"discovery-{arena.name}-{args.strategy}" + ("-full" if args.full_loop else "")
     csv_path = write_csv(result, out / f"{stem}.csv")
-    png_path = None if args.no_plot else plot_curves([result], out / f"{stem}.png")
+    png_path = (
+        None if args.no_plot else plot_curves([result, *references.values()], out / f"{stem}.png")
+    )
     payload = result.to_json()
+    payload["reference"] = {k: v.mean_coverage() for k, v in references.items()}
+    payload["ratio_to_uniform"] = relative.get("uniform")
+    payload["ratio_to_oracle"] = relative.get("oracle")
     payload["csv"] = str(csv_path)
     payload["plot"] = str(png_path) if png_path else None
     if args.json:
         print(json.dumps(payload))
         return 0
-    rows = curve_table([result])
-    regions = result.mean_regions()
-    rows[0].append("regions touched")
-    for row in rows[1:]:
-        row.append(f"{regions.get(row[0], 0.0):.1f}/{len(arena.regions)}")
+    mine, regions = result.mean_coverage(), result.mean_regions()
+    header = ["probes", f"{args.strategy} ({arena.name})"]
+    if references:
+        header += ["uniform (no repl.)", "oracle", "/ uniform", "/ oracle"]
+    header.append("regions touched")
+    rows = [header]
+    for c in mine:
+        row = [c, f"{mine[c]:.3f}"]
+        if references:
+            row += [
+                f"{references['uniform'].mean_coverage()[c]:.3f}",
+                f"{references['oracle'].mean_coverage()[c]:.3f}",
+                _ratio(relative["uniform"][c]),
+                _ratio(relative["oracle"][c]),
+            ]
+        row.append(f"{regions.get(c, 0.0):.1f}/{len(arena.regions)}")
+        rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     print(
         f"arena {arena.name}: {arena.systemic_count} systemic of {arena.combination_count} "
         f"combinations; strategy {args.strategy}; {args.seeds} seed(s); mode {result.mode}"
+        + ("; references on the fast path" if references else "")
     )
     for row in rows:
         print("  ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)))

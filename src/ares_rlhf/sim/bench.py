@@ -18,10 +18,28 @@ from typing import Any
 import numpy as np
 
 from ares_rlhf.records import FailureType
-from ares_rlhf.search.base import Outcome, create_strategy
+from ares_rlhf.search.base import Outcome, SearchStrategy, create_strategy
 from ares_rlhf.sim.arena import Arena, CoverageTracker
 
 DEFAULT_CHECKPOINTS = (500, 1000, 2000, 4000)
+ORACLE = "oracle"
+"""The reference that knows the systemic set (:mod:`ares_rlhf.sim.oracle`); bench-only."""
+REFERENCES: dict[str, tuple[str, dict[str, Any]]] = {
+    "uniform": ("uniform", {"replace": False}),
+    "oracle": (ORACLE, {}),
+}
+"""Reference curves of every report: uniform sampling WITHOUT replacement, and the oracle."""
+
+
+def make_strategy(
+    arena: Arena, strategy: str, seed: int, options: dict[str, Any] | None = None
+) -> SearchStrategy:
+    """A registered strategy over the arena's catalog, or the arena's oracle (``oracle``)."""
+    if strategy == ORACLE:
+        from ares_rlhf.sim.oracle import OracleStrategy
+
+        return OracleStrategy(arena, seed=seed)
+    return create_strategy(strategy, arena.catalog, seed=seed, **(options or {}))
 
 
 def failure_type_of(policy_failed: bool, rm_failed: bool) -> FailureType:
@@ -74,7 +92,7 @@ def simulate(
     options: dict[str, Any] | None = None,
 ) -> SeedRun:
     """Run ``strategy`` for ``budget`` probes on ``arena`` with outcomes drawn from the arena."""
-    search = create_strategy(strategy, arena.catalog, seed=seed, **(options or {}))
+    search = make_strategy(arena, strategy, seed, options)
     outcome_rng = np.random.default_rng([arena.seed, seed, 104729])
     tracker = CoverageTracker(arena)
     run = SeedRun(seed=seed)
@@ -167,6 +185,43 @@ def run_benchmark(
     return BenchResult(arena, strategy, budget, points, runs)
 
 
+def reference_results(
+    arena: Arena,
+    budget: int,
+    seeds: int | Sequence[int],
+    *,
+    checkpoints: Sequence[int] = DEFAULT_CHECKPOINTS,
+    batch_size: int = 16,
+) -> dict[str, BenchResult]:
+    """The reference curves (fast path, same seeds): ``uniform`` (without replacement), ``oracle``."""
+    out = {}
+    for label, (strategy, options) in REFERENCES.items():
+        result = run_benchmark(
+            arena,
+            strategy,
+            budget,
+            seeds,
+            checkpoints=checkpoints,
+            batch_size=batch_size,
+            options=options,
+        )
+        result.strategy = label
+        out[label] = result
+    return out
+
+
+def ratios(result: BenchResult, references: dict[str, BenchResult]) -> dict[str, dict[str, Any]]:
+    """Per checkpoint: ``result`` mean coverage divided by each reference's (None where 0)."""
+    mine = result.mean_coverage()
+    out: dict[str, dict[str, Any]] = {}
+    for label, reference in references.items():
+        theirs = reference.mean_coverage()
+        out[label] = {
+            c: (mine[c] / theirs[c] if theirs.get(c) else None) for c in mine if c in theirs
+        }
+    return out
+
+
 def curve_table(results: Sequence[BenchResult]) -> list[list[str]]:
     """Rows ``probes, <strategy> coverage...`` at each checkpoint (mean over seeds)."""
     points = sorted({c for r in results for c in r.checkpoints})
@@ -234,6 +289,7 @@ def full_loop_run(
     """
     from ares_rlhf.config import parse_config
     from ares_rlhf.discovery.loop import PHASE, run_discovery
+    from ares_rlhf.run import Run
     from ares_rlhf.sim.backend import SimulatedPolicy, SimulatedRewardModel
     from ares_rlhf.store.sqlite import RunStore
 
@@ -258,12 +314,10 @@ def full_loop_run(
     try:
         start = time.perf_counter()
         summary = run_discovery(
-            config,
-            store,
+            Run(store, config),
             policy=SimulatedPolicy(arena),
             reward_model=SimulatedRewardModel(arena),
             strategy=search,
-            catalog=arena.catalog,
         )
         seconds = time.perf_counter() - start
         tracker = CoverageTracker(arena)
