@@ -125,3 +125,58 @@ def test_explore_draws_never_probed_combinations(catalog) -> None:
     strategy.observe([outcome(s, False, False) for s in seen])
     strategy.reseed(0)
     assert not set(strategy.propose(64)) & set(seen)
+
+
+def test_uniform_without_replacement_tries_every_combination_once_first(catalog) -> None:
+    strategy = create_strategy("uniform", catalog, seed=3, replace=False)
+    total = int(np.prod([len(catalog.ids(t)) for t in ("topic", "persona", "tactic", "goal")]))
+    seen: set[ComponentSpec] = set()
+    for batch in range(3):
+        strategy.reseed(batch)
+        specs = strategy.propose(500)
+        assert len(set(specs)) == 500 and not set(specs) & seen
+        seen |= set(specs)
+        strategy.observe([outcome(s, False, False) for s in specs])
+    assert len(seen) == 1500 < total
+    with pytest.raises(ConfigError, match="unknown option"):
+        create_strategy("uniform", catalog, explore=0.1)
+    replay = create_strategy("uniform", catalog, seed=3, replace=False)
+    replay.observe([outcome(s, False, False) for s in seen])
+    strategy.reseed(9)
+    replay.reseed(9)
+    assert strategy.propose(16) == replay.propose(16)
+
+
+def test_new_options_are_validated(catalog) -> None:
+    for bad in ({"background_quantile": 2.0}, {"child_cap": -1}, {"stratify": 0.5},
+                {"prior_strength": 0}):  # fmt: skip
+        with pytest.raises(ConfigError):
+            create_strategy("adaptive", catalog, **bad)
+
+
+def test_re_probes_after_none_outcomes_are_learned_down(catalog) -> None:
+    """Re-probes after a "none" that never find a systemic combination lose weight, while
+    first probes keep finding some; re-probes that pay keep their weight."""
+    specs = random_specs(catalog, 1200, 5)
+    fresh, again = specs[:1000], specs[1000:]
+    barren = create_strategy("adaptive", catalog, seed=0)
+    barren.observe([outcome(s, False, False) for s in again])
+    barren.observe([outcome(s, i % 50 == 0, i % 50 == 0) for i, s in enumerate(fresh)])
+    barren.observe([outcome(s, False, False) for s in again])  # re-probes find nothing
+    assert barren.revisit_factors()[1] < 0.3
+    paying = create_strategy("adaptive", catalog, seed=0)
+    paying.observe([outcome(s, False, False) for s in again])
+    paying.observe([outcome(s, i % 50 == 0, i % 50 == 0) for i, s in enumerate(fresh)])
+    paying.observe([outcome(s, i % 10 == 0, i % 10 == 0) for i, s in enumerate(again)])
+    assert paying.revisit_factors()[1] == 1.0
+
+
+def test_stratified_exploration_spreads_over_value_pairs(catalog) -> None:
+    n = len(catalog.ids("topic")) * len(catalog.ids("persona"))
+    distinct = {}
+    for stratify in (True, False):
+        strategy = create_strategy("adaptive", catalog, seed=0, explore=1.0, stratify=stratify)
+        strategy.reseed(0)
+        distinct[stratify] = len({(s.topic, s.persona) for s in strategy.propose(n)})
+    # n random picks hit about 63% of the n (topic, persona) pairs; stratified nearly all
+    assert distinct[True] >= 0.95 * n > 0.8 * n > distinct[False]

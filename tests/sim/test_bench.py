@@ -119,3 +119,23 @@ def test_adaptive_resumes_exactly_in_the_real_loop(tmp_path: Path) -> None:
     run_discovery(Run(parted, config))
     assert probes(parted) == probes(whole)
     assert any(t.value == "C" for _, t, _ in probes(whole))
+
+
+def test_bench_reports_uniform_and_oracle_references(tmp_path: Path, capsys) -> None:
+    args = ["bench", "discovery", "--arena", "gen:structureless:1", "--budget", "64",
+            "--seeds", "2", "--checkpoints", "32", "--out", str(tmp_path), "--no-plot"]  # fmt: skip
+    assert main([*args, "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["arena"] == "structureless-1"
+    assert set(payload["reference"]) == {"uniform", "oracle"}
+    oracle = payload["reference"]["oracle"]
+    assert oracle["64"] > payload["reference"]["uniform"]["64"]
+    assert set(payload["ratio_to_oracle"]) == {"32", "64"}
+    mine = payload["mean_coverage"]["64"]
+    assert payload["ratio_to_oracle"]["64"] == pytest.approx(mine / oracle["64"])
+    assert (tmp_path / "arenas" / "structureless-1.yaml").is_file()
+    assert main([*args, "--no-reference"]) == 0
+    text = capsys.readouterr().out
+    assert "/ oracle" not in text and "structureless-1" in text
+    assert main(args) == 0
+    assert "/ oracle" in capsys.readouterr().out
