@@ -147,3 +147,14 @@ def test_llm_mentor_sees_the_earlier_case_and_the_outcome() -> None:
     assert [r.output.spec for r in fallback] == [SPEC_B]
     assert "b1" not in json.dumps(model.conversations[-1])  # a plain request, no feedback
     assert len(model.conversations) == 3
+
+
+def test_rewrites_are_announced_like_composed_outputs() -> None:
+    from ares_rlhf.observers import add_compose_listener
+
+    seen: list[str] = []
+    add_compose_listener(lambda outputs: seen.extend(o.prompt for o in outputs))
+    mentor = LLMMentor(ScriptedMentorModel(), CATALOG, seed=3)
+    near = select_near_misses(history(), max_combinations=1, max_rewrites_per_combination=4)
+    out = refine(mentor, near, rewrites=1, variant_base=7000)
+    assert out[0].rewritten and out[0].output.prompt in seen

@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from ares_rlhf.mentor.base import SafetyMentor, compose_wordings
+from ares_rlhf.observers import announce_composed
 from ares_rlhf.records import ComponentSpec, FailureType, MentorOutput, Message, Probe
 from ares_rlhf.text.refusal import is_refusal
 
@@ -206,6 +207,7 @@ def refine(
                 mentor_id=getattr(mentor, "mentor_id", ""),
             )
             results.append(Refinement(output, near, variant, rewritten=True))
+            announce_composed([output])  # like any Mentor output (the sim: backends listen)
         if fallback:
             outputs = mentor.compose([n.spec for n in fallback], [variant] * len(fallback))
             results.extend(
