@@ -192,6 +192,11 @@ class RewardRepairConfig(_Strict):
         description="extra Mentor wordings (safe vs malicious pairs) per B/C combination, "
         "on both sides of the held-out split",
     )
+    checkpoint_every: int = Field(
+        25,
+        ge=0,
+        description="save a trainer checkpoint every N steps so a killed repair resumes (0: off)",
+    )
 
 
 class PolicyRepairConfig(_Strict):
@@ -308,6 +313,11 @@ class EvaluateConfig(_Strict):
         None, description="few-shot examples: one number, {task: n}, or none for lm-eval's defaults"
     )
     bootstrap_resamples: int = Field(2000, ge=100, description="paired bootstrap resamples")
+    sample_seed: int = Field(
+        0,
+        description="seed of the benchmark and capability samples: fixed, so runs of any seed "
+        "are evaluated on the same items",
+    )
 
     def capability_folder(self) -> Path | None:
         if self.capability_dir is not None:

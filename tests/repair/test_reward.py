@@ -244,3 +244,25 @@ def test_model_and_tokenizer_from_folder_backend_or_refusal(tiny_rm_dir: Path) -
     assert model_and_tokenizer(backend)[0] is backend.model
     with pytest.raises(BackendError, match="cannot be trained"):
         model_and_tokenizer(object())
+
+
+def test_a_killed_rm_repair_resumes_from_its_last_trainer_checkpoint(
+    tmp_path: Path, tiny_rm_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ares_rlhf.repair.reward import stage
+
+    run = make_run(tmp_path / "run", f"hf:{tiny_rm_dir}", bc_probes(), epochs=1, checkpoint_every=2)
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt  # killed after training, before the result was saved
+
+    monkeypatch.setattr(stage, "save_model_folder", crash)
+    with pytest.raises(KeyboardInterrupt):
+        repair_reward_model(run)
+    work = run.run_dir / "checkpoints" / "rm-repaired.work"
+    assert any(work.glob("checkpoint-*")) and run.latest(ArtifactKind.RM_CHECKPOINT) is None
+    monkeypatch.undo()
+    repair_reward_model(run)
+    artifact = run.latest(ArtifactKind.RM_CHECKPOINT)
+    assert artifact.data["resumed_from_step"] >= 2 and not work.exists()
+    run.close()

@@ -171,7 +171,7 @@ def _capability(
             folder,
             limit=config.capability_limit,
             num_fewshot=config.num_fewshot,
-            seed=run.config.seed,
+            seed=config.sample_seed,
             batch_size=run.config.policy.generation.batch_size,
             progress=(lambda d, t, label, n=name: progress(d, t, f"{n}: {label}"))
             if progress
@@ -299,7 +299,7 @@ def evaluate_run(run: Run, *, progress: Progress | None = None) -> EvalMetrics:
             folder,
             benchmarks=config.benchmarks,
             limit=config.limit,
-            seed=run.config.seed,
+            seed=config.sample_seed,
             harmbench_category=config.harmbench_category,
         )
         generation = run.config.policy.generation
@@ -307,7 +307,8 @@ def evaluate_run(run: Run, *, progress: Progress | None = None) -> EvalMetrics:
             max_new_tokens=config.max_new_tokens or generation.max_new_tokens,
             temperature=generation.temperature,
             top_p=generation.top_p,
-            seed=run.config.seed,
+            # greedy answers do not depend on a seed: leave it out so runs of other seeds reuse them
+            seed=run.config.seed if generation.temperature > 0 else None,
         )
         transform = None
         if config.converter:

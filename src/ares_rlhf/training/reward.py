@@ -11,13 +11,14 @@ import os
 import shutil
 import statistics
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from ares_rlhf.config import RewardRepairConfig
 from ares_rlhf.errors import DataError
 from ares_rlhf.records import PreferencePair
+from ares_rlhf.training.progress import attach_progress
 
 
 def _quantile(values: Sequence[float], q: float) -> float:
@@ -66,6 +67,20 @@ class _PreferenceCollator:
         return batch
 
 
+def latest_checkpoint(work_dir: Path) -> Path | None:
+    """The newest complete ``checkpoint-N`` folder a trainer saved in ``work_dir`` (or ``None``)."""
+    found = []
+    for folder in Path(work_dir).glob("checkpoint-*"):
+        step = folder.name.rpartition("-")[2]
+        if step.isdigit() and (folder / "trainer_state.json").is_file():
+            found.append((int(step), folder))
+    return max(found)[1] if found else None
+
+
+SCORE_CHUNK = 256
+"""Inputs scored per call when measuring margins (progress is reported after each)."""
+
+
 class RewardModelTrainer:
     """Fine-tunes a reward model on preference pairs and measures pairwise accuracy."""
 
@@ -83,6 +98,8 @@ class RewardModelTrainer:
         self.logging_steps = logging_steps
         self.log_history: list[dict[str, Any]] = []
         """The trainer's logged metrics (loss, learning rate...) of the last :meth:`train`."""
+        self.resumed_from_step: int | None = None
+        """The checkpoint step the last :meth:`train` resumed from (``None``: from the start)."""
 
     # -- scoring -----------------------------------------------------------------------------
     def scorer(self, model: Any, tokenizer: Any) -> Any:
@@ -91,24 +108,45 @@ class RewardModelTrainer:
 
         return HFRewardModel(model, tokenizer, max_length=self.config.max_length, batch_size=32)
 
-    def margins(self, scorer: Any, pairs: Sequence[PreferencePair]) -> list[float]:
-        """score(chosen) - score(rejected) per pair (each distinct input is scored once)."""
+    def margins(
+        self,
+        scorer: Any,
+        pairs: Sequence[PreferencePair],
+        progress: Callable[[int, int, str], None] | None = None,
+        label: str = "scoring",
+    ) -> list[float]:
+        """score(chosen) - score(rejected) per pair (each distinct input is scored once).
+
+        ``progress(done, total, label)`` hears every :data:`SCORE_CHUNK` inputs scored.
+        """
         keys: dict[tuple[Any, str], int] = {}
         for pair in pairs:
             for response in (pair.chosen, pair.rejected):
                 keys.setdefault((pair.messages, response), len(keys))
         items = list(keys)
-        scores = scorer.score([_conversation(m) for m, _ in items], [r for _, r in items])
+        scores: list[float] = []
+        for start in range(0, len(items), SCORE_CHUNK):
+            chunk = items[start : start + SCORE_CHUNK]
+            scores += scorer.score([_conversation(m) for m, _ in chunk], [r for _, r in chunk])
+            if progress is not None:
+                progress(len(scores), len(items), label)
         return [
             scores[keys[(p.messages, p.chosen)]] - scores[keys[(p.messages, p.rejected)]]
             for p in pairs
         ]
 
     def evaluate(
-        self, scorer: Any, sets: dict[str, Sequence[PreferencePair]]
+        self,
+        scorer: Any,
+        sets: dict[str, Sequence[PreferencePair]],
+        progress: Callable[[int, int, str], None] | None = None,
+        label: str = "scoring",
     ) -> dict[str, dict[str, Any]]:
         """Pairwise accuracy and margin distribution on every named set of pairs."""
-        return {name: margin_summary(self.margins(scorer, pairs)) for name, pairs in sets.items()}
+        return {
+            name: margin_summary(self.margins(scorer, pairs, progress, f"{label} · {name}"))
+            for name, pairs in sets.items()
+        }
 
     # -- training ----------------------------------------------------------------------------
     def _encoded_dataset(self, scorer: Any, pairs: Sequence[PreferencePair]):
@@ -137,9 +175,24 @@ class RewardModelTrainer:
             return True
 
     def train(
-        self, model: Any, tokenizer: Any, pairs: Sequence[PreferencePair], *, max_steps: int = -1
+        self,
+        model: Any,
+        tokenizer: Any,
+        pairs: Sequence[PreferencePair],
+        *,
+        max_steps: int = -1,
+        work_dir: str | Path | None = None,
+        checkpoint_every: int = 0,
+        progress: Callable[[int, int, str], None] | None = None,
     ) -> Any:
-        """Train ``model`` on ``pairs`` and return the trained model (LoRA merged into it)."""
+        """Train ``model`` on ``pairs`` and return the trained model (LoRA merged into it).
+
+        ``progress(done, total, label)`` hears every step (with the latest loss in the label).
+
+        With ``work_dir`` and ``checkpoint_every`` the trainer saves a checkpoint there every N
+        steps and a rerun resumes from the newest complete one (:attr:`resumed_from_step`); the
+        caller removes ``work_dir`` once the result is saved.
+        """
         import torch
         from trl import RewardConfig, RewardTrainer
 
@@ -160,9 +213,12 @@ class RewardModelTrainer:
                 lora_dropout=0.0,
                 target_modules="all-linear",
             )
-        with tempfile.TemporaryDirectory(prefix="ares-rm-train-") as scratch:
+        keep = work_dir is not None and checkpoint_every > 0
+        scratch_dir = tempfile.TemporaryDirectory(prefix="ares-rm-train-")
+        with scratch_dir as scratch:
+            output_dir = str(work_dir) if keep else scratch
             args = RewardConfig(
-                output_dir=scratch,
+                output_dir=output_dir,
                 num_train_epochs=cfg.epochs,
                 max_steps=max_steps,
                 learning_rate=cfg.learning_rate,
@@ -174,7 +230,8 @@ class RewardModelTrainer:
                 bf16=not use_cpu and torch.cuda.is_bf16_supported(),
                 activation_checkpointing=False,
                 remove_unused_columns=False,
-                save_strategy="no",
+                save_strategy="steps" if keep else "no",
+                **({"save_steps": checkpoint_every, "save_total_limit": 1} if keep else {}),
                 report_to=[],
                 logging_steps=self.logging_steps,
                 disable_tqdm=True,
@@ -189,7 +246,10 @@ class RewardModelTrainer:
                 data_collator=_PreferenceCollator(tokenizer.pad_token_id),
                 peft_config=peft_config,
             )
-            trainer.train()
+            attach_progress(trainer, "training", progress)
+            resume = latest_checkpoint(Path(output_dir)) if keep else None
+            self.resumed_from_step = int(resume.name.rpartition("-")[2]) if resume else None
+            trainer.train(resume_from_checkpoint=str(resume) if resume else None)
             self.log_history = [dict(entry) for entry in trainer.state.log_history]
             trained = trainer.model
         if peft_config is not None:

@@ -39,6 +39,8 @@ from ares_rlhf.repair.policy.ranking import RankedPair, build_preference_pairs
 from ares_rlhf.repair.policy.reward import RepairReward
 from ares_rlhf.repair.policy.saving import finalize_saved_policy, save_policy
 from ares_rlhf.repair.policy.trainers import dpo_trainer, online_trainer
+from ares_rlhf.training.progress import Progress, attach_progress
+from ares_rlhf.training.reward import latest_checkpoint
 
 if TYPE_CHECKING:
     from ares_rlhf.run import Run
@@ -64,16 +66,6 @@ class PolicyRepairResult:
     log_history: list[dict[str, Any]] = field(default_factory=list)
 
 
-def latest_trainer_checkpoint(work_dir: Path) -> Path | None:
-    """The newest complete ``checkpoint-N`` folder the trainer saved (``None`` if none)."""
-    found = []
-    for folder in work_dir.glob("checkpoint-*"):
-        step = folder.name.rpartition("-")[2]
-        if step.isdigit() and (folder / "trainer_state.json").is_file():
-            found.append((int(step), folder))
-    return max(found)[1] if found else None
-
-
 class PolicyRepairer:
     """Optimise a run's policy against its repaired RM; :meth:`run` saves and records the result.
 
@@ -90,8 +82,11 @@ class PolicyRepairer:
         reward_model: ModelConfig | RewardModel | None = None,
         judge: HarmJudge | None = None,
         output_dir: str | Path | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.run_ = run
+        self.progress = progress
+        """``progress(done, total, label)``: sampling (dpo-rm) and training steps."""
         self.config = run.config.repair_policy
         self.seed = run.config.seed
         self.policy_config = start or run.policy_config(repaired=False)
@@ -149,6 +144,7 @@ class PolicyRepairer:
             max_new_tokens=self.config.max_new_tokens,
             seed=self.seed,
             batch_size=max(1, self.config.batch_size * 2),
+            progress=self.progress,
         )
         self.work_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
@@ -202,7 +198,8 @@ class PolicyRepairer:
                 "repair adapter would need merging; on several processes point policy.spec at a "
                 "merged model folder (or use method: full)"
             )
-        resume = latest_trainer_checkpoint(self.work_dir) if self.config.checkpoint_every else None
+        attach_progress(trainer, "training", self.progress)
+        resume = latest_checkpoint(self.work_dir) if self.config.checkpoint_every else None
         output = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
         seconds = time.perf_counter() - started
         metadata = {
@@ -271,6 +268,5 @@ __all__ = [
     "REPAIRED_POLICY_DIR",
     "PolicyRepairResult",
     "PolicyRepairer",
-    "latest_trainer_checkpoint",
     "repair_policy",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -230,8 +231,12 @@ def repair_reward_model(
     *,
     device: str | None = None,
     progress: Callable[[str], None] | None = None,
+    step_progress: Callable[[int, int, str], None] | None = None,
 ) -> RepairResult:
     """Repair the run's reward model; writes nothing unless repair succeeds.
+
+    ``progress`` hears one-line messages, ``step_progress(done, total, label)`` the scoring and
+    training steps (for a progress bar).
 
     Checks every input (probes, anchor dataset, RM spec) before loading or training. The RM
     trained is the run's configured RM (a repair always starts from the original, so rerunning
@@ -266,14 +271,29 @@ def repair_reward_model(
     say(f"loading reward model {model_config.spec}")
     model, tokenizer = load_trainable_reward_model(model_config)
     say("scoring held-out sets before repair")
-    before = trainer.evaluate(trainer.scorer(model, tokenizer), data.eval_sets())
+    before = trainer.evaluate(
+        trainer.scorer(model, tokenizer), data.eval_sets(), step_progress, "scoring before"
+    )
     say(f"training ({config.method}, {config.epochs:g} epochs, {len(data.train)} pairs)")
     start = time.perf_counter()
-    trained = trainer.train(model, tokenizer, data.train)
+    work_dir = run.run_dir / CHECKPOINT_SUBDIR.with_name(CHECKPOINT_SUBDIR.name + ".work")
+    trained = trainer.train(
+        model,
+        tokenizer,
+        data.train,
+        work_dir=work_dir,
+        checkpoint_every=config.checkpoint_every,
+        progress=step_progress,
+    )
+    if trainer.resumed_from_step:
+        say(f"resumed training from step {trainer.resumed_from_step}")
     train_seconds = time.perf_counter() - start
     say("scoring held-out sets after repair")
-    after = trainer.evaluate(trainer.scorer(trained, tokenizer), data.eval_sets())
+    after = trainer.evaluate(
+        trainer.scorer(trained, tokenizer), data.eval_sets(), step_progress, "scoring after"
+    )
     checkpoint = save_model_folder(trained, tokenizer, run.run_dir / CHECKPOINT_SUBDIR)
+    shutil.rmtree(work_dir, ignore_errors=True)
     result = RepairResult(
         checkpoint=checkpoint,
         counts=counts,
@@ -287,7 +307,11 @@ def repair_reward_model(
     )
     run.record(
         ArtifactKind.RM_CHECKPOINT,
-        {"source_model": model_config.spec, "method": config.method},
+        {
+            "source_model": model_config.spec,
+            "method": config.method,
+            "resumed_from_step": trainer.resumed_from_step,
+        },
         path=checkpoint,
     )
     run.record(ArtifactKind.RM_REPAIR_METRICS, result.metrics())
