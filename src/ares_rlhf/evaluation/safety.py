@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ares_rlhf.backends import ChatModel, SamplingParams
-from ares_rlhf.errors import DataError
+from ares_rlhf.errors import BackendError, DataError
 from ares_rlhf.evaluation.benchmarks import REFUSAL_CLASSES, BenchmarkPrompt, refusal_class
 from ares_rlhf.evaluation.stats import PairedRates, paired_rates
 from ares_rlhf.judges.base import HarmJudge
@@ -123,7 +123,9 @@ def _with_verdicts(
         return rows
     verdicts = judge.judge([items[i].prompt for i in wanted], [rows[i].answer for i in wanted])
     if len(verdicts) != len(wanted):
-        raise DataError(f"judge {judge_id} gave {len(verdicts)} verdicts for {len(wanted)} answers")
+        raise BackendError(
+            f"judge {judge_id} gave {len(verdicts)} verdicts for {len(wanted)} answers"
+        )
     out = list(rows)
     for i, verdict in zip(wanted, verdicts, strict=True):
         out[i] = replace(
@@ -134,6 +136,32 @@ def _with_verdicts(
             judge_reason=verdict.reason,
         )
     return out
+
+
+@dataclass
+class _Run:
+    """One system's answering in progress: what to write and how far it got."""
+
+    store: RunStore
+    result: SystemAnswers
+    judge: HarmJudge
+    judge_id: str
+    total: int
+    done: int
+    progress: Progress | None
+
+    def save(self, items: list[BenchmarkPrompt], rows: list[EvalAnswer]) -> None:
+        """Judge the harmful-request rows, store them (one transaction), report progress."""
+        rows = _with_verdicts(rows, items, self.judge, self.judge_id)
+        self.store.add_eval_answers(rows)
+        for item, row in zip(items, rows, strict=True):
+            self.result.answers[(item.benchmark, item.id)] = row
+        self.done += len(items)
+        self.tick()
+
+    def tick(self) -> None:
+        if self.progress:
+            self.progress(self.done, self.total, f"{self.result.name}: {self.result.policy_id}")
 
 
 def answer_suite(
@@ -149,31 +177,29 @@ def answer_suite(
 ) -> SystemAnswers:
     """Answers of one system to every prompt of ``suite``, from the store or generated.
 
-    Missing answers are generated longest prompt first in batches of ``batch_size`` (default:
-    the policy's own ``batch_size``, else 8), judged (harmful requests only) and stored, one
-    transaction per batch. ``transform`` rewrites each prompt before the policy sees it (the
-    judge still sees the original request).
+    Stored answers to the same prompt text are reused; those labelled by another judge are
+    judged again. Missing answers are generated longest prompt first in batches of
+    ``batch_size`` (default: the policy's own ``batch_size``, else 8), judged (harmful requests
+    only) and stored, one transaction per batch. ``transform`` rewrites each prompt before the
+    policy sees it (the judge still sees the original request). The policy is loaded only when
+    needed (or to learn its id) and closed before returning.
     """
     items = _items(suite)
     judge_id = judge_key(judge)
     key = sampling_key(sampling)
-    total = len(items)
     policy: ChatModel | None = None
-    policy_id = system.policy_id
     try:
-        if policy_id is None:
+        if not system.policy_id:
             policy = system.load_policy()
-            policy_id = policy.model_id
-        stored = {
-            (a.benchmark, a.item_id): a
-            for a in store.eval_answers(system=system.name, policy_id=policy_id, sampling=key)
-        }
+        policy_id = system.policy_id or policy.model_id
+        stored = store.eval_answers(system=system.name, policy_id=policy_id, sampling=key)
+        by_key = {(a.benchmark, a.item_id): a for a in stored}
         sent = {(i.benchmark, i.id): transform(i.prompt) if transform else i.prompt for i in items}
         result = SystemAnswers(system.name, policy_id, {})
         missing: list[BenchmarkPrompt] = []
         stale: list[BenchmarkPrompt] = []
         for item in items:
-            found = stored.get((item.benchmark, item.id))
+            found = by_key.get((item.benchmark, item.id))
             if found is None or found.prompt != sent[(item.benchmark, item.id)]:
                 missing.append(item)
                 continue
@@ -181,48 +207,35 @@ def answer_suite(
             result.reused += 1
             if item.label == "unsafe" and found.judge_id != judge_id:
                 stale.append(item)
-        done = total - len(missing) - len(stale)
-        label = f"{system.name}: {policy_id}"
-        if progress:
-            progress(done, total, label)
+        total = len(items)
+        run = _Run(
+            store, result, judge, judge_id, total, total - len(missing) - len(stale), progress
+        )
+        run.tick()
         for start in range(0, len(stale), JUDGE_CHUNK):
             chunk = stale[start : start + JUDGE_CHUNK]
-            rows = [result.answers[(i.benchmark, i.id)] for i in chunk]
-            rows = _with_verdicts(rows, chunk, judge, judge_id)
-            store.add_eval_answers(rows)
-            for item, row in zip(chunk, rows, strict=True):
-                result.answers[(item.benchmark, item.id)] = row
+            run.save(chunk, [result.answers[(i.benchmark, i.id)] for i in chunk])
             result.rejudged += len(chunk)
-            done += len(chunk)
-            if progress:
-                progress(done, total, label)
-        if missing:
-            if policy is None:
-                policy = system.load_policy()
-            size = max(1, int(batch_size or getattr(policy, "batch_size", 0) or 8))
-            missing.sort(key=lambda i: -len(sent[(i.benchmark, i.id)]))
-            for start in range(0, len(missing), size):
-                chunk = missing[start : start + size]
-                prompts = [sent[(i.benchmark, i.id)] for i in chunk]
-                answers = policy.generate(
-                    [[{"role": "user", "content": p}] for p in prompts], sampling
+        if not missing:
+            return result
+        if policy is None:
+            policy = system.load_policy()
+        size = max(1, int(batch_size or getattr(policy, "batch_size", 0) or 8))
+        missing.sort(key=lambda i: -len(sent[(i.benchmark, i.id)]))
+        for start in range(0, len(missing), size):
+            chunk = missing[start : start + size]
+            prompts = [sent[(i.benchmark, i.id)] for i in chunk]
+            answers = policy.generate([[{"role": "user", "content": p}] for p in prompts], sampling)
+            if len(answers) != len(chunk):
+                raise BackendError(
+                    f"{policy_id} returned {len(answers)} answers for {len(chunk)} prompts"
                 )
-                if len(answers) != len(chunk):
-                    raise DataError(
-                        f"{policy_id} returned {len(answers)} answers for {len(chunk)} prompts"
-                    )
-                rows = [
-                    EvalAnswer(system.name, policy_id, key, i.benchmark, i.id, p, a)
-                    for i, p, a in zip(chunk, prompts, answers, strict=True)
-                ]
-                rows = _with_verdicts(rows, chunk, judge, judge_id)
-                store.add_eval_answers(rows)
-                for item, row in zip(chunk, rows, strict=True):
-                    result.answers[(item.benchmark, item.id)] = row
-                result.generated += len(chunk)
-                done += len(chunk)
-                if progress:
-                    progress(done, total, label)
+            rows = [
+                EvalAnswer(system.name, policy_id, key, i.benchmark, i.id, p, a)
+                for i, p, a in zip(chunk, prompts, answers, strict=True)
+            ]
+            run.save(chunk, rows)
+            result.generated += len(chunk)
         return result
     finally:
         if policy is not None:
