@@ -263,6 +263,23 @@ class SplitConfig(_Strict):
     )
 
 
+class RoundsConfig(_Strict):
+    """Repeated rounds: round k+1 red-teams (and repairs again) the system round k repaired."""
+
+    count: int = Field(1, ge=1, le=20, description="rounds of discovery -> repair -> evaluation")
+    carry_search_state: bool = Field(
+        False,
+        description="start each round's adaptive search with what earlier rounds observed "
+        "(false: a fresh search with a new seed; docs/rounds.md compares both)",
+    )
+    replay_fraction: float = Field(
+        0.5,
+        ge=0.0,
+        description="earlier rounds' training failures mixed into a later round's RM and policy "
+        "repair, per training failure of the round (anti-forgetting)",
+    )
+
+
 class VerifyConfig(_Strict):
     """Verification: re-probe the original and the repaired system on the same prompts."""
 
@@ -343,6 +360,7 @@ class RunConfig(_Strict):
     search: SearchConfig = Field(default_factory=SearchConfig)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
+    rounds: RoundsConfig = Field(default_factory=RoundsConfig)
     repair_rm: RewardRepairConfig = Field(default_factory=RewardRepairConfig)
     repair_policy: PolicyRepairConfig = Field(default_factory=PolicyRepairConfig)
     verify: VerifyConfig = Field(default_factory=VerifyConfig)

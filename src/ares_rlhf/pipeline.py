@@ -20,7 +20,8 @@ import gc
 import resource
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,7 +78,7 @@ def _import(module: str, stage: str) -> Any:
 
 def require_failures(run: Run, types: tuple[str, ...], what: str) -> None:
     """Skip the stage (with the counts) when discovery found no failure of ``types``."""
-    counts = run.store.failure_counts()
+    counts = run.store.failure_counts(run.phase("discovery"))
     if not any(counts.get(t, 0) for t in types):
         found = ", ".join(f"{t} {counts.get(t, 0)}" for t in ("A", "B", "C"))
         raise StageSkipped(
@@ -93,7 +94,8 @@ def stage_build_policy(run: Run, ui: StageUI) -> None:
         ui.say(f"policy {policy.spec}: nothing to build")
         return
     backend = _import("ares_rlhf.embedded.backend", "build_policy")
-    path = backend.policy_folder(**_embedded_options(policy.options))
+    with _training_bar("build policy", ui):
+        path = backend.policy_folder(**_embedded_options(policy.options))
     ui.say(f"initial policy: {path}")
     run.record(ArtifactKind.INITIAL_POLICY, {"path": str(path)})
 
@@ -105,13 +107,24 @@ def stage_build_reward_model(run: Run, ui: StageUI) -> None:
         ui.say(f"reward model {reward_model.spec}: nothing to build")
         return
     backend = _import("ares_rlhf.embedded.backend", "build_reward_model")
-    path = backend.reward_model_folder(**_embedded_options(reward_model.options))
+    with _training_bar("build reward model", ui):
+        path = backend.reward_model_folder(**_embedded_options(reward_model.options))
     ui.say(f"initial reward model: {path}")
     run.record(ArtifactKind.INITIAL_REWARD_MODEL, {"path": str(path)})
 
 
 def _embedded_options(options: dict[str, Any]) -> dict[str, Any]:
     return {k: options[k] for k in ("quick", "cache_dir") if k in options}
+
+
+@contextmanager
+def _training_bar(title: str, ui: StageUI) -> Iterator[None]:
+    """One progress bar for the trainers a build runs deep inside (a cached build shows none)."""
+    from ares_rlhf.console import StageProgress
+    from ares_rlhf.training.progress import reporting_to
+
+    with StageProgress(title, ui.show_progress) as bar, reporting_to(bar.update):
+        yield
 
 
 def stage_discovery(run: Run, ui: StageUI) -> None:
@@ -132,7 +145,12 @@ def stage_repair_rm(run: Run, ui: StageUI) -> None:
     """Bradley-Terry repair of the reward model on the training side's B/C failures."""
     require_failures(run, ("B", "C"), "to repair the reward model on")
     reward = _import("ares_rlhf.repair.reward", "repair_rm")
-    result = reward.repair_reward_model(run, progress=lambda m: ui.say(f"repair-rm: {m}"))
+    from ares_rlhf.console import StageProgress
+
+    with StageProgress("repair-rm", ui.show_progress) as bar:
+        result = reward.repair_reward_model(
+            run, progress=lambda m: ui.say(f"repair-rm: {m}"), step_progress=bar.update
+        )
     ui.say(f"repaired reward model: {result.checkpoint}")
 
 
@@ -140,7 +158,10 @@ def stage_repair_policy(run: Run, ui: StageUI) -> None:
     """Optimise the policy against the repaired reward model."""
     require_failures(run, ("A", "B", "C"), "to repair the policy on")
     policy = _import("ares_rlhf.repair.policy", "repair_policy")
-    result = policy.repair_policy(run)
+    from ares_rlhf.console import StageProgress
+
+    with StageProgress("repair-policy", ui.show_progress) as bar:
+        result = policy.repair_policy(run, progress=bar.update)
     resumed = f", resumed at step {result.resumed_from_step}" if result.resumed_from_step else ""
     ui.say(f"repaired policy ({result.algorithm}, {result.steps} steps{resumed}): {result.path}")
 
@@ -150,7 +171,10 @@ def stage_verify(run: Run, ui: StageUI) -> None:
     require_failures(run, ("A", "B", "C"), "to verify")
     verify = _import("ares_rlhf.evaluation.verify", "verify")
     before, after = verify.systems_from_run(run)
-    metrics = verify.verify_run(run, before=before, after=after)
+    from ares_rlhf.console import StageProgress
+
+    with StageProgress("verify", ui.show_progress) as bar:
+        metrics = verify.verify_run(run, before=before, after=after, progress=bar.update)
     ui.say(metrics.table())
 
 
@@ -190,20 +214,27 @@ class PipelineRecord:
 
     @classmethod
     def load(cls, run: Run) -> PipelineRecord:
-        data = run.store.get_state(STAGES_STATE_KEY) or {}
+        """The current round's record (round 1's under the plain keys)."""
+        data = run.store.get_state(run.key(STAGES_STATE_KEY)) or {}
         return cls(
             status=dict(data.get("status") or {}),
-            seconds=dict(run.store.get_state(STAGE_SECONDS_KEY) or {}),
-            skipped=dict(run.store.get_state(SKIPPED_STAGES_KEY) or {}),
+            seconds=dict(run.store.get_state(run.key(STAGE_SECONDS_KEY)) or {}),
+            skipped=dict(run.store.get_state(run.key(SKIPPED_STAGES_KEY)) or {}),
         )
 
     def save(self, run: Run) -> None:
         store = run.store
-        store.set_state(STAGES_STATE_KEY, {"status": self.status})
-        store.set_state(STAGE_SECONDS_KEY, self.seconds)
+        store.set_state(run.key(STAGES_STATE_KEY), {"status": self.status})
+        store.set_state(run.key(STAGE_SECONDS_KEY), self.seconds)
         store.set_state(PEAK_RSS_KEY, round(max(peak_rss_mb(), store.get_state(PEAK_RSS_KEY) or 0), 1))
-        store.set_state(MISSING_STAGES_KEY, [s for s, v in self.status.items() if v == "missing"])
-        store.set_state(SKIPPED_STAGES_KEY, self.skipped)
+        store.set_state(
+            run.key(MISSING_STAGES_KEY), [s for s, v in self.status.items() if v == "missing"]
+        )
+        store.set_state(run.key(SKIPPED_STAGES_KEY), self.skipped)
+
+
+ROUND_STAGES = ("discovery", "repair_rm", "repair_policy", "verify", "evaluate")
+"""The stages every round runs again (the builds run once, in round 1)."""
 
 
 def run_pipeline(
@@ -213,51 +244,75 @@ def run_pipeline(
     ui: StageUI | None = None,
     resume: bool = False,
 ) -> dict[str, Any]:
-    """Run the stages in order in ``run``; returns the summary (also written to summary.json).
+    """Run the stages in order in ``run``, for ``rounds.count`` rounds; returns the summary
+    (also written to summary.json).
 
-    With ``resume``, stages recorded as done (or skipped) are not run again. A stage whose
-    module is missing is recorded and the later stages still run if they can. A stage that fails
-    stops the pipeline: the summary of what was done is written first, then the error propagates.
+    Round k+1 runs :data:`ROUND_STAGES` again on the system round k repaired. With ``resume``,
+    the run continues in the round it was in, and stages recorded as done (or skipped) are not
+    run again. A stage whose module is missing is recorded and the later stages still run if they
+    can. A stage that fails stops the pipeline: the summary of what was done is written first,
+    then the error propagates.
     """
     stages = dict(DEFAULT_STAGES if stages is None else stages)
     ui = ui or StageUI()
-    record = PipelineRecord.load(run) if resume else PipelineRecord()
+    rounds = run.config.rounds.count
+    first = run.round if resume else 1
     try:
-        for index, (name, stage) in enumerate(stages.items(), start=1):
-            if resume and record.status.get(name) in ("done", "skipped"):
-                ui.say(f"[{index}/{len(stages)}] {name.replace('_', ' ')}: already {record.status[name]}")
-                continue
-            ui.say(f"[{index}/{len(stages)}] {name.replace('_', ' ')}")
-            started = time.perf_counter()
-            status = "failed"
-            try:
-                stage(run, ui)
-                status = "done"
-            except StageMissing as error:
-                status = "missing"
-                ui.say(f"[{name}] SKIPPED: {error}")
-            except StageSkipped as error:
-                status = "skipped"
-                record.skipped[name] = str(error)
-                ui.say(f"[{name}] skipped: {error}")
-            finally:
-                earlier = record.seconds.get(name, 0.0) if record.status.get(name) else 0.0
-                record.status[name] = status
-                # a stage resumed after an interruption counts the time of every attempt
-                record.seconds[name] = round(earlier + time.perf_counter() - started, 2)
-                record.save(run)
-                write_summary_json(run.run_dir, collect_summary(run))
-                gc.collect()
+        for round_ in range(first, rounds + 1):
+            if round_ != run.round:
+                run.start_round(round_)
+            todo = stages if round_ == 1 else {n: f for n, f in stages.items() if n in ROUND_STAGES}
+            label = f"round {round_}/{rounds} " if rounds > 1 else ""
+            _run_round(run, todo, ui, resume=resume and round_ == first, label=label)
     finally:
         summary = collect_summary(run)
         write_summary_json(run.run_dir, summary)
+        if not isinstance(sys.exc_info()[1], KeyboardInterrupt):  # Ctrl-C: leave at once
+            from ares_rlhf.report.html import write_run_report
+
+            write_run_report(run, ui.say)  # RUN_DIR/report.html (a failure is said, not raised)
     return summary
+
+
+def _run_round(
+    run: Run, stages: dict[str, Stage], ui: StageUI, *, resume: bool, label: str
+) -> None:
+    record = PipelineRecord.load(run) if resume else PipelineRecord()
+    for index, (name, stage) in enumerate(stages.items(), start=1):
+        if resume and record.status.get(name) in ("done", "skipped"):
+            ui.say(
+                f"{label}[{index}/{len(stages)}] {name.replace('_', ' ')}: already "
+                f"{record.status[name]}"
+            )
+            continue
+        ui.say(f"{label}[{index}/{len(stages)}] {name.replace('_', ' ')}")
+        started = time.perf_counter()
+        status = "failed"
+        try:
+            stage(run, ui)
+            status = "done"
+        except StageMissing as error:
+            status = "missing"
+            ui.say(f"[{name}] SKIPPED: {error}")
+        except StageSkipped as error:
+            status = "skipped"
+            record.skipped[name] = str(error)
+            ui.say(f"[{name}] skipped: {error}")
+        finally:
+            earlier = record.seconds.get(name, 0.0) if record.status.get(name) else 0.0
+            record.status[name] = status
+            # a stage resumed after an interruption counts the time of every attempt
+            record.seconds[name] = round(earlier + time.perf_counter() - started, 2)
+            record.save(run)
+            write_summary_json(run.run_dir, collect_summary(run))
+            gc.collect()
 
 
 __all__ = [
     "DEFAULT_STAGES",
     "PEAK_RSS_KEY",
     "PipelineRecord",
+    "ROUND_STAGES",
     "Stage",
     "StageMissing",
     "StageSkipped",

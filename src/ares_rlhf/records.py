@@ -19,6 +19,17 @@ COMPONENT_TYPES: tuple[str, ...] = ("topic", "persona", "tactic", "goal")
 """The four ARES component types, in the order used for combination keys."""
 
 
+def in_round(name: str, round_: int) -> str:
+    """A phase or state name in a round: ``name`` in round 1, ``name.r<k>`` in round k > 1.
+
+    Each round of an ARES run keeps its probes (``discovery``, ``verify-before``...) and state
+    (``discovery``, ``split``, ``verify``...) apart this way; a one-round run is unchanged.
+    """
+    if round_ < 1:
+        raise ValueError(f"rounds count from 1, got {round_}")
+    return name if round_ == 1 else f"{name}.r{round_}"
+
+
 class FailureType(str, Enum):
     """How a dual probe failed (the paper's A / B / C typing)."""
 

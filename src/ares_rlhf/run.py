@@ -17,13 +17,14 @@ Stages never re-parse the config or recover state from strings; they read it fro
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ares_rlhf.config import ModelConfig, PolicyConfig, RunConfig, config_to_yaml, parse_config
 from ares_rlhf.errors import ConfigError, DataError
-from ares_rlhf.records import Artifact, ArtifactKind, BenignRequest
+from ares_rlhf.records import Artifact, ArtifactKind, BenignRequest, in_round
 from ares_rlhf.split import SPLIT_STATE_KEY, Split, compute_split
 from ares_rlhf.store.sqlite import RunStore
 
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from ares_rlhf.taxonomy import Catalog
 
 CONFIG_FILE = "config.yaml"
+ROUND_STATE_KEY = "round"
+"""Run-store state: the round the run is in (1 unless ``rounds.count`` > 1)."""
 REPAIRED_MODELS = {
     "policy": ArtifactKind.POLICY_CHECKPOINT,
     "reward_model": ArtifactKind.RM_CHECKPOINT,
@@ -57,6 +60,8 @@ class Run:
         self.store = store  # type: ignore[assignment]  # None only for a detached run
         self.config = config
         self._owned: list[Any] = []
+        self.round = int(store.get_state(ROUND_STATE_KEY, 1)) if store is not None else 1
+        """The round the stages work in: its probes, split and state are kept apart."""
 
     @classmethod
     def detached(cls, config: RunConfig) -> Run:
@@ -124,6 +129,21 @@ class Run:
         data[section] = current
         self.config = parse_config(data, source=f"{section} overrides")
 
+    # -- rounds ----------------------------------------------------------------------------------
+    def phase(self, name: str, round_: int | None = None) -> str:
+        """The probe phase ``name`` of a round (default: the current one)."""
+        return in_round(name, self.round if round_ is None else round_)
+
+    key = phase
+    """The state key ``name`` of a round (the same naming as phases)."""
+
+    def start_round(self, round_: int) -> None:
+        """Make ``round_`` the current round (stored, so a resumed run continues in it)."""
+        if round_ < 1:
+            raise ConfigError(f"rounds count from 1, got {round_}")
+        self.round = round_
+        self.store.set_state(ROUND_STATE_KEY, round_)
+
     # -- artifacts -------------------------------------------------------------------------------
     def record(
         self, kind: ArtifactKind, data: dict[str, Any] | None = None, path: str | Path | None = None
@@ -132,10 +152,25 @@ class Run:
         stored = None
         if path is not None:
             stored = str(self.relative(path))
-        return self.store.add_artifact(Artifact(kind=kind, path=stored, data=dict(data or {})))
+        payload = {**dict(data or {}), "round": self.round}
+        return self.store.add_artifact(Artifact(kind=kind, path=stored, data=payload))
 
-    def latest(self, kind: ArtifactKind) -> Artifact | None:
-        return None if self.store is None else self.store.latest_artifact(kind)
+    def latest(self, kind: ArtifactKind, *, before_round: int | None = None) -> Artifact | None:
+        """The newest artifact of ``kind`` (recorded in a round before ``before_round``, if given)."""
+        if self.store is None:
+            return None
+        if before_round is None:
+            return self.store.latest_artifact(kind)
+        found = [a for a in self.store.artifacts(kind) if int(a.data.get("round", 1)) < before_round]
+        return found[-1] if found else None
+
+    def latest_in_round(self, kind: ArtifactKind, round_: int | None = None) -> Artifact | None:
+        """The newest artifact of ``kind`` recorded in a round (default: the current one)."""
+        if self.store is None:
+            return None
+        wanted = self.round if round_ is None else round_
+        found = [a for a in self.store.artifacts(kind) if int(a.data.get("round", 1)) == wanted]
+        return found[-1] if found else None
 
     def relative(self, path: str | Path) -> Path:
         """``path`` relative to the run folder (it must lie inside it)."""
@@ -169,11 +204,11 @@ class Run:
         return path
 
     # -- models ----------------------------------------------------------------------------------
-    def _current(self, part: str, repaired: bool) -> Any:
+    def _current(self, part: str, repaired: bool, before_round: int | None = None) -> Any:
         original = getattr(self.config, part)
         if not repaired:
             return original
-        artifact = self.latest(REPAIRED_MODELS[part])
+        artifact = self.latest(REPAIRED_MODELS[part], before_round=before_round)
         if artifact is None:
             return original
         folder = self.artifact_path(artifact)
@@ -181,13 +216,16 @@ class Run:
         options = original.options if original.spec.partition(":")[0] == "hf" else {}
         return original.model_copy(update={"spec": f"hf:{folder}", "options": dict(options)})
 
-    def policy_config(self, *, repaired: bool = True) -> PolicyConfig:
-        """The policy: the run's repaired checkpoint (if recorded and ``repaired``), else the original."""
-        return self._current("policy", repaired)
+    def policy_config(self, *, repaired: bool = True, at_round_start: bool = False) -> PolicyConfig:
+        """The policy: the run's latest repaired checkpoint (if recorded and ``repaired``), else
+        the original; ``at_round_start``: the policy the current round started from."""
+        return self._current("policy", repaired, self.round if at_round_start else None)
 
-    def reward_model_config(self, *, repaired: bool = True) -> ModelConfig:
-        """The reward model: the repaired checkpoint (if recorded and ``repaired``), else the original."""
-        return self._current("reward_model", repaired)
+    def reward_model_config(
+        self, *, repaired: bool = True, at_round_start: bool = False
+    ) -> ModelConfig:
+        """The reward model, like :meth:`policy_config`."""
+        return self._current("reward_model", repaired, self.round if at_round_start else None)
 
     def has_repaired(self, part: str) -> bool:
         return self.latest(REPAIRED_MODELS[part]) is not None
@@ -227,30 +265,44 @@ class Run:
         return benign_requests()
 
     def fix_split(self) -> Split:
-        """The run's split, computed from discovery's failures and stored on first call."""
-        stored = self.store.get_state(SPLIT_STATE_KEY)
+        """The round's split, computed from its discovery's failures and stored on first call.
+
+        Benign requests are split once per run (round 1's split), so a benign request held out in
+        one round is never trained on in another.
+        """
+        key = self.key(SPLIT_STATE_KEY)
+        stored = self.store.get_state(key)
         if stored is not None:
             return Split.from_dict(stored)
         split = compute_split(
-            self.store.iter_probes("discovery"),
+            self.store.iter_probes(self.phase("discovery")),
             [b.id for b in self.benign_requests],
             heldout_fraction=self.config.split.heldout_fraction,
-            seed=self.config.seed,
+            seed=self.config.seed + 1009 * (self.round - 1),
             stratify=self.config.split.stratify,
         )
-        self.store.set_state(SPLIT_STATE_KEY, split.as_dict())
+        if self.round > 1:
+            first = self.split_of(1)
+            split = replace(
+                split, benign_train=first.benign_train, benign_heldout=first.benign_heldout
+            )
+        self.store.set_state(key, split.as_dict())
         return split
+
+    def split_of(self, round_: int) -> Split:
+        """The stored split of one round; ``DataError`` when its discovery has not fixed one."""
+        stored = self.store.get_state(self.key(SPLIT_STATE_KEY, round_))
+        if stored is None:
+            raise DataError(
+                f"{self.run_dir}: round {round_} has no held-out split yet (run discovery first; "
+                "the split is fixed right after it)"
+            )
+        return Split.from_dict(stored)
 
     @property
     def split(self) -> Split:
-        """The stored split; ``DataError`` when discovery has not fixed one yet."""
-        stored = self.store.get_state(SPLIT_STATE_KEY)
-        if stored is None:
-            raise DataError(
-                f"{self.run_dir}: the run has no held-out split yet (run discovery first; the "
-                "split is fixed right after it)"
-            )
-        return Split.from_dict(stored)
+        """The current round's split; ``DataError`` when its discovery has not fixed one yet."""
+        return self.split_of(self.round)
 
     def benign(self, side: str) -> list[BenignRequest]:
         """The built-in benign requests on one side of the split (``train`` or ``heldout``)."""

@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resume", metavar="RUN_DIR", help="continue an interrupted demo in RUN_DIR"
     )
+    parser.add_argument(
+        "--rounds", type=int, help="rounds of discovery -> repair -> evaluation (default 1)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -54,4 +57,5 @@ def run(args: argparse.Namespace) -> int:
         show_progress=not args.no_progress,
         label=label,
         resume_hint=lambda run_dir: f"ares demo --resume {shlex.quote(str(run_dir))}",
+        rounds=args.rounds,
     )

@@ -34,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--learning-rate", type=float)
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--device", help="cpu, cuda, cuda:0 (default: the RM's configured device)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def _repair_config(args: argparse.Namespace, stored: dict[str, Any]):
@@ -97,6 +98,7 @@ def metrics_table(before: dict[str, Any], after: dict[str, Any]):
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from ares_rlhf.console import StageProgress
     from ares_rlhf.repair.reward import repair_reward_model
     from ares_rlhf.run import Run
     from ares_rlhf.runtime import set_resume_command
@@ -106,18 +108,23 @@ def run(args: argparse.Namespace) -> int:
         set_resume_command(f"ares repair-rm {shlex.quote(str(args.run_dir))}")
         settings = _repair_config(args, run.config.model_dump(mode="json"))
         run.override("repair_rm", settings.model_dump())
-        result = repair_reward_model(
-            run,
-            device=args.device,
-            progress=lambda message: console.print(f"[dim]{message}[/dim]"),
-        )
+        with StageProgress("repair-rm", not args.no_progress) as bar:
+            result = repair_reward_model(
+                run,
+                device=args.device,
+                progress=lambda message: console.print(f"[dim]{message}[/dim]"),
+                step_progress=bar.update,
+            )
     console.print(metrics_table(result.before, result.after))
     console.print(
         "[dim]held-out attacks: combinations never trained on; anchors: held-out general "
         "preference pairs; benign: held-out benign requests, helpful answer vs needless refusal; "
         "margin = mean score(chosen) - score(rejected)[/dim]"
     )
-    trained = sum(result.counts[k] for k in ("adversarial_train", "anchor_train", "benign_train"))
+    trained = sum(
+        result.counts.get(k, 0)
+        for k in ("adversarial_train", "adversarial_replay", "anchor_train", "benign_train")
+    )
     console.print(
         f"trained {trained} pairs in {result.train_seconds:.1f} s; repaired reward model: "
         f"hf:{result.checkpoint}"

@@ -22,6 +22,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--run-dir", help="run folder to create (default: OUTPUT_DIR/NAME-<UTC timestamp>)"
     )
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="rounds of discovery -> repair -> evaluation (overrides rounds.count; with "
+        "--resume, continues a finished run for more rounds)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -33,15 +39,21 @@ def execute_pipeline(
     show_progress: bool,
     label: str,
     resume_hint: Callable[[Path], str],
+    rounds: int | None = None,
 ) -> int:
     """Create (or reopen with ``resume``) the run folder, run the pipeline, print the summary."""
     from ares_rlhf.pipeline import StageUI, run_pipeline
+    from ares_rlhf.report.html import REPORT_FILE
     from ares_rlhf.report.summary import print_summary
     from ares_rlhf.run import Run
     from ares_rlhf.runtime import set_resume_command
 
+    if config is not None and rounds is not None:
+        config = config.model_copy(update={"rounds": config.rounds.model_copy(update={"count": rounds})})
     run = Run.open(run_dir, writer=True) if resume else Run.create(config, run_dir)
     with run:
+        if resume and rounds is not None:
+            run.override("rounds", {"count": rounds})
         set_resume_command(resume_hint(run.run_dir))
         print(f"{label}: run folder {run.run_dir}", flush=True)
         summary = run_pipeline(
@@ -52,6 +64,9 @@ def execute_pipeline(
     print()
     print_summary(summary)
     print(f"summary written to {run.run_dir / 'summary.json'}")
+    report = run.run_dir / REPORT_FILE
+    if report.is_file():
+        print(f"HTML report: {report}")
     return 0
 
 
@@ -71,4 +86,5 @@ def run(args: argparse.Namespace) -> int:
         show_progress=not args.no_progress,
         label="ares run",
         resume_hint=lambda run_dir: f"ares run --resume {shlex.quote(str(run_dir))}",
+        rounds=args.rounds,
     )

@@ -81,6 +81,9 @@ class DiscoverySummary:
     top_components: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     """Per component type, the most frequent components among C failures."""
     diversity: dict[str, Any] = field(default_factory=dict)
+    by_turns: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Failure-type counts of the ``single_turn`` and the ``multi_turn`` probes (with their
+    number under ``probes``)."""
 
     @property
     def probes_per_s(self) -> float:
@@ -107,12 +110,25 @@ class DiscoverySummary:
             "top_combinations": self.top_combinations,
             "top_components": self.top_components,
             "diversity": self.diversity,
+            "by_turns": self.by_turns,
         }
 
 
-def slot_variant(batch_index: int, position: int, attempt: int) -> int:
-    """The Mentor variant for one probe slot: unique per (batch, position, re-draw attempt)."""
-    return (batch_index * 1_000_003 + position) * (MAX_REDRAWS + 1) + attempt
+ROUND_VARIANT_STRIDE = 1 << 36
+"""Mentor variants of round k start at (k - 1) * this: every round words its prompts afresh."""
+ROUND_SEED_STRIDE = 1009
+"""Round k's search and sampling seed: the run seed + (k - 1) * this (a fresh search)."""
+
+
+def slot_variant(batch_index: int, position: int, attempt: int, round_: int = 1) -> int:
+    """The Mentor variant for one probe slot: unique per (round, batch, position, re-draw)."""
+    slot = (batch_index * 1_000_003 + position) * (MAX_REDRAWS + 1) + attempt
+    return (round_ - 1) * ROUND_VARIANT_STRIDE + slot
+
+
+def round_seed(seed: int, round_: int) -> int:
+    """The search and sampling seed of a round (round 1: the run seed itself)."""
+    return seed + ROUND_SEED_STRIDE * (round_ - 1)
 
 
 def batch_seed(seed: int, batch_index: int) -> int:
@@ -160,7 +176,10 @@ def build_components(
     catalog = strategy.catalog if strategy is not None else run.catalog
     if strategy is None:
         strategy = create_strategy(
-            config.search.strategy, catalog, seed=config.seed, **config.search.options
+            config.search.strategy,
+            catalog,
+            seed=round_seed(config.seed, run.round),
+            **config.search.options,
         )
     mentor = mentor or run.mentor
     judge = judge or run.judge
@@ -199,18 +218,27 @@ def dedup_text(item: MentorOutput | Probe) -> str:
     return "\n".join(str(t) for t in turns)
 
 
-def _replay(store: RunStore, strategy: SearchStrategy, index: NearDuplicateIndex) -> None:
-    """Feed stored probes back: outcomes to the strategy (per batch, in order), prompts to dedup."""
+def _replay(
+    store: RunStore,
+    strategy: SearchStrategy | None,
+    index: NearDuplicateIndex,
+    phase: str = PHASE,
+) -> None:
+    """Feed stored probes back: outcomes to the strategy (per batch, in order; none without a
+    strategy), prompts to the near-duplicate index."""
     batch: list[Outcome] = []
     current: int | None = None
-    for probe in store.iter_probes(PHASE):
+    for probe in store.iter_probes(phase):
+        if strategy is None:
+            index.add(dedup_text(probe))
+            continue
         if current is not None and probe.batch != current and batch:
             strategy.observe(batch)
             batch = []
         current = probe.batch
         batch.append(Outcome(probe.spec, probe.failure_type, probe.policy_failed, probe.rm_failed))
         index.add(dedup_text(probe))
-    if batch:
+    if batch and strategy is not None:
         strategy.observe(batch)
 
 
@@ -219,13 +247,16 @@ def _compose_unique(
     specs: Sequence[ComponentSpec],
     batch_index: int,
     index: NearDuplicateIndex,
+    round_: int = 1,
 ) -> tuple[list[tuple[int, int, MentorOutput]], int, int]:
     """Compose the batch, re-drawing near-duplicates.
 
     Returns ``(kept, duplicates, mentor_skips)``; ``kept`` holds ``(position, variant, output)``
     in position order.
     """
-    outputs = mentor.compose(specs, [slot_variant(batch_index, p, 0) for p in range(len(specs))])
+    outputs = mentor.compose(
+        specs, [slot_variant(batch_index, p, 0, round_) for p in range(len(specs))]
+    )
     current = dict(enumerate(outputs))
     kept: list[tuple[int, int, MentorOutput]] = []
     skipped = 0
@@ -234,7 +265,7 @@ def _compose_unique(
         if attempt and pending:
             redrawn = mentor.compose(
                 [specs[p] for p in pending],
-                [slot_variant(batch_index, p, attempt) for p in pending],
+                [slot_variant(batch_index, p, attempt, round_) for p in pending],
             )
             current.update(zip(pending, redrawn, strict=True))
         still: list[int] = []
@@ -243,7 +274,9 @@ def _compose_unique(
             if output is None:
                 skipped += 1
             elif index.add_if_new(dedup_text(output)):
-                kept.append((position, slot_variant(batch_index, position, attempt), output))
+                kept.append(
+                    (position, slot_variant(batch_index, position, attempt, round_), output)
+                )
             else:
                 still.append(position)
         pending = still
@@ -271,14 +304,14 @@ def _probe_batch(
             max_new_tokens=generation.max_new_tokens,
             temperature=generation.temperature,
             top_p=generation.top_p,
-            seed=batch_seed(run.config.seed, batch_index),
+            seed=batch_seed(round_seed(run.config.seed, run.round), batch_index),
         ),
-        phase=PHASE,
+        phase=run.phase(PHASE),
         batch=batch_index,
         batch_size=generation.batch_size,
         mentor=parts.mentor,
         extra=[
-            {"mentor_variant": variant, "fallback_used": output.fallback_used}
+            {"mentor_variant": variant, "fallback_used": output.fallback_used, "round": run.round}
             for _, variant, output in kept
         ],
     )
@@ -304,6 +337,7 @@ def run_discovery(
     search runs dry), the run's held-out split is fixed from what discovery found.
     """
     config, store = run.config, run.store
+    phase, state_key = run.phase(PHASE), run.key(STATE_KEY)
     parts = components or build_components(
         run,
         policy=policy,
@@ -316,8 +350,11 @@ def run_discovery(
     session = 0
     try:
         budget = config.budget.probes
-        state = store.get_state(STATE_KEY)
+        state = store.get_state(state_key)
         index = NearDuplicateIndex(config.search.dedup_threshold)
+        for earlier in range(1, run.round):  # earlier rounds: no prompt is probed twice
+            carry = parts.strategy if config.rounds.carry_search_state else None
+            _replay(store, carry, index, run.phase(PHASE, earlier))
         if state is None:
             threshold = calibrate_rules(
                 parts.reward_model,
@@ -327,11 +364,11 @@ def run_discovery(
                 seed=config.seed,
             ).threshold
             state = _initial_state(threshold, budget)
-            store.set_state(STATE_KEY, state)
+            store.set_state(state_key, state)
         else:
-            _replay(store, parts.strategy, index)
-            state["probes"] = store.count_probes(PHASE)
-            state["counts"] = store.failure_counts(PHASE)
+            _replay(store, parts.strategy, index, phase)
+            state["probes"] = store.count_probes(phase)
+            state["counts"] = store.failure_counts(phase)
             state["budget"] = budget
             state["done"] = state["probes"] >= budget
         rules = TypingRules(state["threshold"], config.typing.preference_margin)
@@ -344,7 +381,7 @@ def run_discovery(
             parts.strategy.reseed(batch_index)
             specs = parts.strategy.propose(want)
             kept, duplicates, mentor_skips = _compose_unique(
-                parts.mentor, specs, batch_index, index
+                parts.mentor, specs, batch_index, index, run.round
             )
             probes = _probe_batch(parts, run, rules, batch_index, kept) if kept else []
             counts = Counter(state["counts"])
@@ -361,7 +398,7 @@ def run_discovery(
             }
             state["done"] = state["probes"] >= budget
             state["stopped_early"] = state["empty_batches"] >= MAX_EMPTY_BATCHES
-            store.add_probes_and_state(probes, {STATE_KEY: state})
+            store.add_probes_and_state(probes, {state_key: state})
             parts.strategy.observe(
                 [Outcome(p.spec, p.failure_type, p.policy_failed, p.rm_failed) for p in probes]
             )
@@ -382,20 +419,27 @@ def run_discovery(
         finished = state["probes"] >= budget or state["empty_batches"] >= MAX_EMPTY_BATCHES
         if finished and any(state["counts"].get(t.value) for t in FailureType if t.is_failure):
             run.fix_split()
-        return summarise(store, state, time.perf_counter() - started, session)
+        return summarise(store, state, time.perf_counter() - started, session, phase)
     finally:
         if components is None:
             parts.close()
 
 
 def summarise(
-    store: RunStore, state: dict[str, Any], elapsed_s: float = 0.0, session_probes: int = 0
+    store: RunStore,
+    state: dict[str, Any],
+    elapsed_s: float = 0.0,
+    session_probes: int = 0,
+    phase: str = PHASE,
 ) -> DiscoverySummary:
-    """A summary of the discovery probes in ``store`` (with the loop state's counters)."""
+    """A summary of one phase's discovery probes in ``store`` (with the loop state's counters)."""
     systemic: Counter[str] = Counter()
     components: dict[str, Counter[str]] = {t: Counter() for t in COMPONENT_TYPES}
     failures: list[tuple[ComponentSpec, str]] = []
-    for probe in store.iter_probes(PHASE):
+    by_turns = {kind: Counter({"probes": 0}) for kind in ("single_turn", "multi_turn")}
+    for probe in store.iter_probes(phase):
+        kind = by_turns["multi_turn" if probe.plan else "single_turn"]
+        kind.update(("probes", probe.failure_type.value))
         if probe.failure_type.is_failure:
             failures.append((probe.spec, probe.prompt))
         if probe.failure_type is FailureType.SYSTEMIC:
@@ -404,9 +448,9 @@ def summarise(
                 components[ctype][probe.spec.get(ctype)] += 1
     return DiscoverySummary(
         run_dir=store.run_dir,
-        probes=store.count_probes(PHASE),
+        probes=store.count_probes(phase),
         budget=state.get("budget", 0),
-        counts=store.failure_counts(PHASE),
+        counts=store.failure_counts(phase),
         skipped_duplicates=state.get("skipped_duplicates", 0),
         mentor_skipped=state.get("mentor_skipped", 0),
         mentor_refused=state.get("mentor_refused", 0),
@@ -418,6 +462,7 @@ def summarise(
         top_combinations=systemic.most_common(10),
         top_components={t: c.most_common(3) for t, c in components.items()},
         diversity=diversity_report(failures).as_dict(),
+        by_turns={kind: dict(counts) for kind, counts in by_turns.items()},
     )
 
 

@@ -47,7 +47,7 @@ from typing import Any
 
 from ares_rlhf.errors import ConfigError, DataError
 from ares_rlhf.evaluation.stats import Rate, paired_bootstrap_ci, paired_rates
-from ares_rlhf.records import ComponentSpec, FailureType, Probe
+from ares_rlhf.records import ComponentSpec, FailureType, Probe, in_round
 from ares_rlhf.split import SPLIT_STATE_KEY, Split
 from ares_rlhf.store.sqlite import RunStore
 
@@ -147,10 +147,13 @@ def _probe_round(probe: Probe) -> int:
 def select_probes(store: RunStore, side: Side) -> list[Probe]:
     """The probes of one side; ``DataError`` for an unknown phase or an empty selection."""
     phases = store.phases()
-    if side.phase not in phases:
+    phase = side.phase
+    if side.round is not None and in_round(side.phase, side.round) in phases:
+        phase = in_round(side.phase, side.round)  # a later round keeps its probes apart
+    if phase not in phases:
         found = ", ".join(phases) or "no probes at all"
         raise DataError(f"{side.run_dir}: no {side.phase!r} probes (the run has: {found})")
-    probes = store.probes(side.phase)
+    probes = store.probes(phase)
     if side.round is not None:
         rounds = sorted({_probe_round(p) for p in probes})
         probes = [p for p in probes if _probe_round(p) == side.round]

@@ -64,15 +64,22 @@ def heldout_statistics(run: Run) -> dict[str, Any]:
     ``{split: {figure: PairedRates.as_dict()}}`` for the figures in :data:`FIGURES` (rates of
     probes *failing* that way), plus ``relative_reduction`` of A+C per split.
     """
-    artifact = run.latest(ArtifactKind.VERIFY_METRICS)
+    artifact = run.latest_in_round(ArtifactKind.VERIFY_METRICS)
     if artifact is None:
         raise DataError(f"{run.run_dir}: no verification to report (run ares verify first)")
     verify_id = artifact.data.get("verify_id")
-    before = [p for p in run.store.probes("verify-before") if p.extra.get("verify_id") == verify_id]
-    after = [p for p in run.store.probes("verify-after") if p.extra.get("verify_id") == verify_id]
+    before = [
+        p for p in run.store.probes(run.phase("verify-before")) if p.extra.get("verify_id") == verify_id
+    ]
+    after = [
+        p for p in run.store.probes(run.phase("verify-after")) if p.extra.get("verify_id") == verify_id
+    ]
     pairs = _paired_probes(before, after)
     out: dict[str, Any] = {}
-    for split in ("heldout", "failures"):
+    splits = ["heldout", "failures"] + (
+        ["heldout_earlier"] if any(b.extra.get("split") == "heldout_earlier" for b, _ in pairs) else []
+    )
+    for split in splits:
         chosen = [(b, a) for b, a in pairs if b.extra.get("split") == split]
         figures = {
             name: paired_rates(
@@ -160,7 +167,8 @@ def _capability(
     missing = [t for t in config.capability_tasks if t not in found]
     if missing and config.capability_tasks_required:
         raise DataError(f"{folder}: no files for capability task(s) {', '.join(missing)}")
-    done = run.store.get_state(CAPABILITY_STATE) or {}
+    state_key = run.key(CAPABILITY_STATE)
+    done = run.store.get_state(state_key) or {}
     for name, model_config in systems.items():
         todo = [t for t in tasks if t not in done.get(name, {})]
         if not todo:
@@ -179,7 +187,7 @@ def _capability(
         )
         for task, task_result in result.tasks.items():
             done.setdefault(name, {})[task] = task_result.to_dict()
-            run.store.set_state(CAPABILITY_STATE, done)
+            run.store.set_state(state_key, done)
     return {
         task: capability_change(
             task,
@@ -283,11 +291,12 @@ def evaluate_run(run: Run, *, progress: Progress | None = None) -> EvalMetrics:
 
     started = time.perf_counter()
     config = run.config.evaluate
-    if run.latest(ArtifactKind.VERIFY_METRICS) is None:
+    if run.latest_in_round(ArtifactKind.VERIFY_METRICS) is None:
         before, after = systems_from_run(run)
         verify_run(run, before=before, after=after)
     heldout = heldout_statistics(run)
-    original, repaired = run.policy_config(repaired=False), run.policy_config()
+    # "before": the policy the round started from (round 1: the configured one)
+    original, repaired = run.policy_config(at_round_start=True), run.policy_config()
     judge = run.judge
     benchmarks: dict[str, Any] = {}
     folder = config.benchmarks_dir

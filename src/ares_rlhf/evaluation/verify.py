@@ -43,6 +43,8 @@ PHASE_BEFORE = "verify-before"
 PHASE_AFTER = "verify-after"
 SPLITS = ("failures", "heldout")
 STATE_KEY = "verify"
+PROGRESS_BATCHES = 4
+"""Generation batches per progress report (probes and benign answers)."""
 FAILURE_TYPES = (FailureType.POLICY_ONLY, FailureType.RM_ONLY, FailureType.SYSTEMIC)
 
 
@@ -153,8 +155,6 @@ class System:
     load_reward_model: Callable[[], RewardModel]
 
 
-def stored_outputs(probes: Sequence[Probe]) -> dict[ComponentSpec, MentorOutput]:
-    """The first stored Mentor output of each failing combination (:func:`stored_output`)."""
 def stored_output(probe: Probe) -> MentorOutput:
     """The Mentor output a stored probe was made from (prompt, malicious, safe).
 
@@ -178,6 +178,8 @@ def stored_output(probe: Probe) -> MentorOutput:
     )
 
 
+def stored_outputs(probes: Sequence[Probe]) -> dict[ComponentSpec, MentorOutput]:
+    """The first stored Mentor output of each failing combination (:func:`stored_output`)."""
     outputs: dict[ComponentSpec, MentorOutput] = {}
     for probe in probes:
         if probe.failure_type in FAILURE_TYPES and probe.spec not in outputs:
@@ -202,14 +204,23 @@ def verification_outputs(
     """
     split = run.split
     chosen: list[tuple[ComponentSpec, str]] = []
-    for name, specs in (("failures", split.train), ("heldout", split.heldout)):
+    earlier_heldout: list[ComponentSpec] = []
+    for earlier in range(1, run.round):  # a later round also re-measures earlier held-out sets
+        earlier_heldout += [s for s in run.split_of(earlier).heldout if s not in earlier_heldout]
+    named = [("failures", list(split.train)), ("heldout", list(split.heldout))]
+    if earlier_heldout:
+        named.append(("heldout_earlier", earlier_heldout))
+    for name, specs in named:
         limited = specs if max_per_split is None else specs[:max_per_split]
         chosen.extend((spec, name) for spec in limited)
     if fresh:
         composed = run.mentor.compose([s for s, _ in chosen], [variant] * len(chosen))
         pairs = [(o, name) for o, (_, name) in zip(composed, chosen, strict=True) if o]
     else:
-        stored = stored_outputs(run.store.probes("discovery"))
+        stored: dict[ComponentSpec, MentorOutput] = {}
+        for round_ in range(run.round, 0, -1):  # the newest round's wording first
+            for spec, output in stored_outputs(run.store.probes(run.phase("discovery", round_))).items():
+                stored.setdefault(spec, output)
         pairs = [(stored[s], name) for s, name in chosen if s in stored]
     if variants > 0 and chosen:
         from ares_rlhf.mentor import compose_wordings
@@ -253,11 +264,13 @@ def verify_run(
     benign_prompts: Sequence[str] | None = None,
     benchmark_fn: Callable[[ChatModel], dict[str, Any]] | None = None,
     write: bool = True,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> VerifyMetrics:
     """Re-probe ``before`` and ``after`` on the same prompts; store probes and metrics.
 
     ``max_per_split`` and ``variants`` default to the run config's ``verify`` section; benign
-    prompts default to the run's held-out benign requests.
+    prompts default to the run's held-out benign requests. ``progress(done, total, label)``
+    hears every few batches of probes and of benign answers.
     """
     started = time.perf_counter()
     config, store = run.config, run.store
@@ -270,7 +283,8 @@ def verify_run(
     )
     benign = list(benign_prompts or [b.prompt for b in run.benign("heldout")])
     fingerprint = _fingerprint(outputs, benign, run)
-    state = store.get_state(STATE_KEY) or {}
+    state_key = run.key(STATE_KEY)
+    state = store.get_state(state_key) or {}
     if state.get("fingerprint") != fingerprint or not write:
         state = {"fingerprint": fingerprint, "verify_id": uuid.uuid4().hex[:12], "systems": {}}
     verify_id = state["verify_id"]
@@ -285,13 +299,15 @@ def verify_run(
     systems: dict[str, dict[str, str]] = {}
     benign_refusal: dict[str, float | None] = {}
     benchmarks: dict[str, dict[str, Any]] = {}
-    for name, system, phase in (("before", before, PHASE_BEFORE), ("after", after, PHASE_AFTER)):
+    present = [s for s in (*SPLITS, "heldout_earlier") if s in splits]
+    phases = (("before", before, run.phase(PHASE_BEFORE)), ("after", after, run.phase(PHASE_AFTER)))
+    for name, system, phase in phases:
         done = state["systems"].get(name)
         if done is not None and benchmark_fn is None:
             probes = [p for p in store.probes(phase) if p.extra.get("verify_id") == verify_id]
             if len(probes) == len(outputs):  # completed before an interruption: reuse it
                 results[name] = {
-                    s: failure_rates([p for p in probes if p.extra["split"] == s]) for s in SPLITS
+                    s: failure_rates([p for p in probes if p.extra["split"] == s]) for s in present
                 }
                 systems[name] = done["system"]
                 benign_refusal[name] = done["benign_refusal"]
@@ -302,18 +318,30 @@ def verify_run(
             rules = calibrate_rules(
                 reward_model, config.typing, mentor=run.mentor, catalog=run.catalog, seed=config.seed
             )
-            probes = dual_probe(
-                outputs,
-                policy=policy,
-                reward_model=reward_model,
-                judge=judge,
-                rules=rules,
-                sampling=sampling,
-                phase=phase,
-                extra=[{**e, "rm_threshold": rules.threshold} for e in extra],
-                batch_size=config.policy.generation.batch_size,
-            )
-            answers = policy.generate([[{"role": "user", "content": p}] for p in benign], sampling)
+            batch_size = config.policy.generation.batch_size
+            chunk = max(1, batch_size) * PROGRESS_BATCHES  # whole batches: the same answers
+            probe_extra = [{**e, "rm_threshold": rules.threshold} for e in extra]
+            probes = []
+            for start in range(0, len(outputs), chunk):
+                probes += dual_probe(
+                    outputs[start : start + chunk],
+                    policy=policy,
+                    reward_model=reward_model,
+                    judge=judge,
+                    rules=rules,
+                    sampling=sampling,
+                    phase=phase,
+                    extra=probe_extra[start : start + chunk],
+                    batch_size=batch_size,
+                )
+                if progress is not None:
+                    progress(len(probes), len(outputs), f"probing · {name}")
+            answers = []
+            for start in range(0, len(benign), chunk):
+                chat = [[{"role": "user", "content": p}] for p in benign[start : start + chunk]]
+                answers += policy.generate(chat, sampling)
+                if progress is not None:
+                    progress(len(answers), len(benign), f"benign requests · {name}")
             benign_refusal[name] = (
                 sum(is_refusal(a) for a in answers) / len(answers) if answers else None
             )
@@ -321,7 +349,7 @@ def verify_run(
                 for bench, figures in benchmark_fn(policy).items():
                     benchmarks.setdefault(bench, {})[name] = figures
             results[name] = {
-                s: failure_rates([p for p in probes if p.extra["split"] == s]) for s in SPLITS
+                s: failure_rates([p for p in probes if p.extra["split"] == s]) for s in present
             }
             systems[name] = {
                 "policy": policy.model_id,
@@ -334,12 +362,14 @@ def verify_run(
                     "system": systems[name],
                     "benign_refusal": benign_refusal[name],
                 }
-                store.set_state(STATE_KEY, state)
+                store.set_state(state_key, state)
         finally:
             policy.close()
             reward_model.close()
     metrics = VerifyMetrics(
-        splits={s: {"before": results["before"][s], "after": results["after"][s]} for s in SPLITS},
+        splits={
+            s: {"before": results["before"][s], "after": results["after"][s]} for s in present
+        },
         benign_refusal=benign_refusal,
         benign_count=len(benign),
         systems=systems,
@@ -349,24 +379,30 @@ def verify_run(
     )
     if write:
         run.record(ArtifactKind.VERIFY_METRICS, metrics.as_dict())
-        store.set_state(STATE_KEY, None)
+        store.set_state(state_key, None)
     return metrics
 
 
 def systems_from_run(run: Run) -> tuple[System, System]:
-    """The original system (the config's models) and the repaired one (the run's checkpoints).
+    """The system the round started from and the one it repaired (the run's checkpoints).
 
     A run that records a repaired model it cannot find stops here (``DataError``); it never
     falls back to the original silently.
     """
     from ares_rlhf.backends import chat_model_from_config, reward_model_from_config
 
-    if not (run.has_repaired("policy") or run.has_repaired("reward_model")):
+    repaired_here = any(
+        run.latest_in_round(kind) is not None
+        for kind in (ArtifactKind.POLICY_CHECKPOINT, ArtifactKind.RM_CHECKPOINT)
+    )
+    if not repaired_here:
         raise DataError(
-            f"{run.run_dir}: nothing to verify: the run holds no repaired policy or reward model "
-            "(run ares repair-rm / ares repair-policy first)"
+            f"{run.run_dir}: nothing to verify: round {run.round} holds no repaired policy or "
+            "reward model (run ares repair-rm / ares repair-policy first)"
         )
-    original_policy, original_rm = run.policy_config(repaired=False), run.reward_model_config(repaired=False)
+    # "before" is the system the round started from (round 1: the configured models)
+    original_policy = run.policy_config(at_round_start=True)
+    original_rm = run.reward_model_config(at_round_start=True)
     repaired_policy, repaired_rm = run.policy_config(), run.reward_model_config()
     before = System(
         "before",

@@ -76,6 +76,11 @@ def collect_summary(run: Run) -> dict[str, Any]:
         summary[f"benign_refusal_{side}"] = _get(verify, "benign_refusal", side)
     summary["benign_prompts"] = verify.get("benign_count")
     summary.update(evaluation_summary(store.latest_artifact(ArtifactKind.EVAL_METRICS)))
+    if run.round > 1 or run.config.rounds.count > 1:
+        from ares_rlhf.report.rounds import rounds_table
+
+        summary["round"] = run.round
+        summary["rounds"] = rounds_table(run)
     summary[STAGE_SECONDS_KEY] = store.get_state(STAGE_SECONDS_KEY, {})
     summary[PEAK_RSS_KEY] = store.get_state(PEAK_RSS_KEY)
     summary[MISSING_STAGES_KEY] = store.get_state(MISSING_STAGES_KEY, [])
@@ -240,6 +245,12 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(f"  {'total':<22} {sum(stages.values()):8.1f} s")
     if summary.get(PEAK_RSS_KEY) is not None:
         lines.append(f"peak RSS (this process + children): {summary[PEAK_RSS_KEY]:.0f} MB")
+    if summary.get("rounds"):
+        from ares_rlhf.report.rounds import format_rounds
+
+        lines.append("")
+        lines.append("per round (fresh discovery probes; fixed / new / still broken vs the round before):")
+        lines.append(format_rounds(summary["rounds"]))
     missing = summary.get(MISSING_STAGES_KEY) or []
     if missing:
         lines.append("stages NOT run (module missing or failed): " + ", ".join(missing))

@@ -103,22 +103,33 @@ def collect_repair_prompts(
     if known_bad_candidates is None:
         known_bad_candidates = config.known_bad_candidates
     seen: set[tuple[tuple[str, str], ...]] = set()
-    adversarial: list[RepairPrompt] = []
-    for probe in failure_probes(run.store.probes("discovery")):
-        context = freeze_messages(probe.messages)
-        if split.side(probe.spec) != "train" or context in seen:
-            continue
-        seen.add(context)
-        adversarial.append(
-            RepairPrompt(
-                messages=[dict(m) for m in probe.messages],
-                kind="adversarial",
-                spec=probe.spec,
-                safe=probe.safe,
-                malicious=probe.malicious,
-                known_bad=(probe.malicious or None) if known_bad_candidates else None,
+
+    def training_prompts(round_: int) -> list[RepairPrompt]:
+        side_of = split.side if round_ == run.round else run.split_of(round_).side
+        found = []
+        for probe in failure_probes(run.store.probes(run.phase("discovery", round_))):
+            context = freeze_messages(probe.messages)
+            if side_of(probe.spec) != "train" or context in seen:
+                continue
+            seen.add(context)
+            found.append(
+                RepairPrompt(
+                    messages=[dict(m) for m in probe.messages],
+                    kind="adversarial",
+                    spec=probe.spec,
+                    safe=probe.safe,
+                    malicious=probe.malicious,
+                    known_bad=(probe.malicious or None) if known_bad_candidates else None,
+                )
             )
-        )
+        return found
+
+    adversarial = training_prompts(run.round)
+    # a later round replays earlier rounds' training failures, so it cannot silently undo them
+    earlier = [p for r in range(1, run.round) for p in training_prompts(r)]
+    wanted = round(run.config.rounds.replay_fraction * len(adversarial))
+    replay = random.Random(run.config.seed + run.round).sample(earlier, min(wanted, len(earlier)))
+    adversarial += replay
     pool = list(benign if benign is not None else benign_training_prompts(run.benign("train"), split.seed))
     n_benign = round(config.benign_ratio * len(adversarial))
     rng = random.Random(run.config.seed)
@@ -144,6 +155,7 @@ def collect_repair_prompts(
         heldout_specs=list(split.heldout),
         counts={
             "adversarial": len(adversarial),
+            "replayed": len(replay),
             "benign": len(benign_prompts),
             "train_combinations": len(split.train),
             "heldout_combinations": len(split.heldout),

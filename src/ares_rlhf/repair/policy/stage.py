@@ -69,9 +69,10 @@ class PolicyRepairResult:
 class PolicyRepairer:
     """Optimise a run's policy against its repaired RM; :meth:`run` saves and records the result.
 
-    ``start`` is the policy repair starts from (default: the run's configured policy, so a
-    repeated repair replaces an earlier one instead of stacking on it); ``reward_model`` defaults
-    to the run's current (repaired) RM.
+    ``start`` is the policy repair starts from (default: the one the current round started from,
+    round 1's being the configured policy, so a repeated repair replaces an earlier one of the
+    same round instead of stacking on it); ``reward_model`` defaults to the run's current
+    (repaired) RM.
     """
 
     def __init__(
@@ -89,7 +90,8 @@ class PolicyRepairer:
         """``progress(done, total, label)``: sampling (dpo-rm) and training steps."""
         self.config = run.config.repair_policy
         self.seed = run.config.seed
-        self.policy_config = start or run.policy_config(repaired=False)
+        # round 1 repairs the configured policy; a later round the policy the round started from
+        self.policy_config = start or run.policy_config(at_round_start=True)
         self._reward_source = reward_model or run.reward_model_config()
         if self.config.judge_veto and judge is None:
             judge = run.judge

@@ -55,8 +55,8 @@ def _policy_refusals(probes: Sequence[Probe]) -> dict[tuple[str, ...], list[str]
 
 
 def adversarial_pairs(probes: Iterable[Probe]) -> list[PreferencePair]:
-    """Deduplicated pairs from the B and C probes of the discovery phase, in probe order."""
-    discovery = [p for p in probes if p.phase == "discovery"]
+    """Deduplicated pairs from the B and C probes of a discovery phase, in probe order."""
+    discovery = [p for p in probes if p.phase.partition(".")[0] == "discovery"]
     refusals = _policy_refusals(discovery)
     pairs: list[PreferencePair] = []
     seen: set[PreferencePair] = set()

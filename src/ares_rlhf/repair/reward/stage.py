@@ -45,7 +45,14 @@ BENIGN_TRAIN_FRAMES = 3
 RM_VARIANT_BASE = 1 << 41
 """Mentor variant numbers of RM-repair wordings: far from discovery's per-slot variants."""
 
-EVAL_SETS = ("adversarial_heldout", "adversarial_train", "anchor_heldout", "benign_heldout")
+EVAL_SETS = (
+    "adversarial_heldout",
+    "adversarial_train",
+    "anchor_heldout",
+    "benign_heldout",
+    "adversarial_heldout_earlier",
+)
+"""``adversarial_heldout_earlier``: earlier rounds' held-out combinations (empty in round 1)."""
 
 
 @dataclass
@@ -58,12 +65,20 @@ class RepairData:
     anchor_heldout: list[PreferencePair] = field(default_factory=list)
     benign_train: list[PreferencePair] = field(default_factory=list)
     benign_heldout: list[PreferencePair] = field(default_factory=list)
+    adversarial_replay: list[PreferencePair] = field(default_factory=list)
+    """Earlier rounds' training pairs replayed in a later round (anti-forgetting)."""
+    adversarial_heldout_earlier: list[PreferencePair] = field(default_factory=list)
     seed: int = 0
 
     @property
     def train(self) -> list[PreferencePair]:
         """Adversarial + anchor + benign training pairs, shuffled with the seed."""
-        mixed = [*self.adversarial_train, *self.anchor_train, *self.benign_train]
+        mixed = [
+            *self.adversarial_train,
+            *self.adversarial_replay,
+            *self.anchor_train,
+            *self.benign_train,
+        ]
         random.Random(self.seed).shuffle(mixed)
         return mixed
 
@@ -71,7 +86,7 @@ class RepairData:
         return {name: getattr(self, name) for name in EVAL_SETS}
 
     def counts(self) -> dict[str, int]:
-        names = ("adversarial_train", "anchor_train", "benign_train", *EVAL_SETS)
+        names = ("adversarial_train", "adversarial_replay", "anchor_train", "benign_train", *EVAL_SETS)
         return {name: len(getattr(self, name)) for name in dict.fromkeys(names)}
 
     def heldout_combinations(self) -> list[str]:
@@ -93,7 +108,7 @@ def _sample(
 def _no_failures_error(probes: Sequence[Probe]) -> DataError:
     counts: dict[str, int] = {}
     for probe in probes:
-        if probe.phase == "discovery":
+        if probe.phase.partition(".")[0] == "discovery":
             counts[probe.failure_type.value] = counts.get(probe.failure_type.value, 0) + 1
     found = ", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "no probes"
     return DataError(
@@ -139,17 +154,36 @@ def build_repair_data(
         run.benign("heldout"), frames, refusals, seed=split.seed, frames_per_request=None
     )
     rng = random.Random(split.seed)
+    replay, heldout_earlier = earlier_rounds_pairs(run)
+    wanted_replay = round(run.config.rounds.replay_fraction * len(adv_train))
     wanted = round(config.anchor_ratio * len(adv_train))
     n_general = wanted // 2 if anchor_train_pool else 0
     return RepairData(
         adversarial_train=adv_train,
         adversarial_heldout=adv_heldout,
+        adversarial_replay=_sample(replay, min(wanted_replay, len(replay)), rng),
+        adversarial_heldout_earlier=heldout_earlier,
         anchor_train=_sample(anchor_train_pool, n_general, rng),
         anchor_heldout=anchor_heldout,
         benign_train=_sample(benign_train_pool, wanted - n_general, rng),
         benign_heldout=benign_heldout,
         seed=split.seed,
     )
+
+
+def earlier_rounds_pairs(run: Run) -> tuple[list[PreferencePair], list[PreferencePair]]:
+    """(training-side, held-out) adversarial pairs of the rounds before the current one."""
+    train: list[PreferencePair] = []
+    heldout: list[PreferencePair] = []
+    for earlier in range(1, run.round):
+        split = run.split_of(earlier)
+        for pair in adversarial_pairs(run.store.probes(run.phase("discovery", earlier))):
+            side = split.side(pair.spec) if pair.spec is not None else None
+            if side == "train":
+                train.append(pair)
+            elif side == "heldout":
+                heldout.append(pair)
+    return train, heldout
 
 
 @dataclass
@@ -221,7 +255,7 @@ def compose_variants(
     from ares_rlhf.mentor import compose_wordings
 
     specs = sorted(
-        {p.spec for p in probes if p.phase == "discovery" and p.failure_type in REPAIR_FAILURES}
+        {p.spec for p in probes if p.failure_type in REPAIR_FAILURES}
     )
     return compose_wordings(mentor, specs, variants, base)
 
@@ -239,17 +273,19 @@ def repair_reward_model(
     training steps (for a progress bar).
 
     Checks every input (probes, anchor dataset, RM spec) before loading or training. The RM
-    trained is the run's configured RM (a repair always starts from the original, so rerunning
-    it replaces the earlier repair rather than stacking on it).
+    trained is the one the current round started from (round 1: the configured RM), so
+    rerunning a round's repair replaces it rather than stacking on it; a later round trains on
+    its own failures plus a replay of earlier rounds' (``rounds.replay_fraction``).
     """
     say = progress or (lambda message: logger.info(message))
     config = run.config.repair_rm
-    model_config = run.reward_model_config(repaired=False)
+    # round 1 repairs the configured RM; a later round the RM the round started from
+    model_config = run.reward_model_config(at_round_start=True)
     if device:
         model_config = model_config.model_copy(update={"device": device})
     check_trainable_spec(model_config.spec)
     trainer = RewardModelTrainer(config, seed=run.config.seed, device=device)
-    probes = run.store.probes("discovery")
+    probes = run.store.probes(run.phase("discovery"))
     if not adversarial_pairs(probes):
         raise _no_failures_error(probes)
     extra: list[MentorOutput] = []
