@@ -5,8 +5,9 @@
    combinations and score the Mentor's malicious and safe responses with the initial RM. The
    combinations where it prefers the malicious response are B-type failures: what discovery
    would find. They become discovery probes in a scratch run store.
-3. ``repair_run`` on that store: split by combination, anchors = the RM's own original
-   preference data (given as a JSONL anchor dataset) + the built-in benign pairs.
+3. ``repair_reward_model`` on that run (the split fixed from those probes, as after discovery):
+   anchors = the RM's own original preference data (given as a JSONL anchor dataset) + the
+   built-in benign pairs of the split's training benign requests.
 4. Report held-out adversarial accuracy, anchor accuracy drop (forgetting) and benign
    helpful-vs-refusal accuracy drop (over-refusal), before vs after, and wall time.
 
@@ -56,8 +57,8 @@ def main() -> int:
     from ares_rlhf.embedded.rm_data import preference_rows
     from ares_rlhf.mentor.template import TemplateMentor
     from ares_rlhf.records import FailureType, JudgeLabel, JudgeVerdict, Probe, RewardScores
-    from ares_rlhf.repair.reward import repair_run
-    from ares_rlhf.store.sqlite import RunStore
+    from ares_rlhf.repair.reward import repair_reward_model
+    from ares_rlhf.run import Run
     from ares_rlhf.taxonomy.catalog import load_catalog
 
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
@@ -132,7 +133,6 @@ def main() -> int:
             max_length=max_length,
             anchor_dataset=str(anchors),
             anchor_ratio=args.anchor_ratio,
-            heldout_fraction=0.25,
         )
         config = RunConfig.model_validate(
             {
@@ -141,12 +141,14 @@ def main() -> int:
                 "policy": {"spec": "scripted:none"},
                 "reward_model": {"spec": f"hf:{rm_dir}", "device": "cpu", "max_length": max_length},
                 "repair_rm": repair.model_dump(mode="json"),
+                "split": {"heldout_fraction": 0.25},
             }
         )
         run_dir = args.run_dir or scratch_dir / "run"
-        with RunStore.create(run_dir, config.model_dump(mode="json")) as store:
-            store.add_probes(probes)
-            result = repair_run(store, repair, seed=args.seed, device="cpu", progress=console.print)
+        with Run.create(config, run_dir) as run:
+            run.store.add_probes(probes)
+            run.fix_split()
+            result = repair_reward_model(run, device="cpu", progress=console.print)
 
     console.print(metrics_table(result.before, result.after))
     wall = time.perf_counter() - wall_start
