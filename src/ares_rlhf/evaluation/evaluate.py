@@ -225,6 +225,36 @@ class EvalMetrics:
             "seconds": round(self.seconds, 2),
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EvalMetrics:
+        """The metrics as stored in an ``eval_metrics`` artifact."""
+        capability = {}
+        for task, c in (data.get("capability") or {}).items():
+            capability[task] = CapabilityChange(
+                task=task,
+                metric=c["metric"],
+                num_fewshot=int(c["num_fewshot"]),
+                n=int(c["n"]),
+                before=float(c["before"]["accuracy"]),
+                after=float(c["after"]["accuracy"]),
+                change_points=float(c["change_points"]),
+                change_ci95=tuple(c["change_ci95"]),
+                p_value=float(c["p_value"]),
+            )
+        return cls(
+            judge=str(data.get("judge") or ""),
+            heldout=dict(data.get("heldout") or {}),
+            benchmarks=dict(data.get("benchmarks") or {}),
+            capability=capability,
+            settings=dict(data.get("settings") or {}),
+            systems=dict(data.get("systems") or {}),
+            seconds=float(data.get("seconds") or 0.0),
+        )
+
+    def paired(self, split: str, figure: str = "AC") -> dict[str, Any] | None:
+        """A paired figure on the run's own probes (``heldout``/``failures``...)."""
+        return (self.heldout.get(split) or {}).get(figure)
+
     def table(self) -> str:
         """Plain-text tables: own probes, benchmarks, capability."""
 

@@ -91,6 +91,23 @@ class VerifyMetrics:
     seconds: float = 0.0
     benchmarks: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VerifyMetrics:
+        """The metrics as stored in a ``verify_metrics`` artifact."""
+        return cls(
+            splits=dict(data.get("splits") or {}),
+            benign_refusal=dict(data.get("benign_refusal") or {}),
+            benign_count=int(data.get("benign_count") or 0),
+            systems=dict(data.get("systems") or {}),
+            verify_id=str(data.get("verify_id") or ""),
+            seconds=float(data.get("seconds") or 0.0),
+            benchmarks=dict(data.get("benchmarks") or {}),
+        )
+
+    def rates(self, split: str, side: str) -> dict[str, Any]:
+        """One split's failure rates for ``before`` or ``after`` (empty when absent)."""
+        return dict((self.splits.get(split) or {}).get(side) or {})
+
     def reduction(self, split: str, key: str = "AC") -> float | None:
         rates = self.splits.get(split, {})
         return relative_reduction(rates.get("before", {}).get(key), rates.get("after", {}).get(key))

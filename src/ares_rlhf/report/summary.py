@@ -26,14 +26,6 @@ SKIPPED_STAGES_KEY = "skipped_stages"
 FAILURE_TYPES = ("A", "B", "C")
 
 
-def _get(data: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(data, dict) or key not in data:
-            return None
-        data = data[key]
-    return data
-
-
 def collect_summary(run: Run) -> dict[str, Any]:
     """Every headline figure of ``run`` (``None`` where a stage did not record it)."""
     store = run.store
@@ -44,28 +36,25 @@ def collect_summary(run: Run) -> dict[str, Any]:
             k: v for k, v in store.failure_counts("discovery").items() if v or k in FAILURE_TYPES
         },
     }
-    rm_metrics = store.latest_artifact(ArtifactKind.RM_REPAIR_METRICS)
-    rm_data = rm_metrics.data if rm_metrics else {}
-    summary["rm_heldout_accuracy_before"] = _get(
-        rm_data, "before", "adversarial_heldout", "accuracy"
-    )
-    summary["rm_heldout_accuracy_after"] = _get(rm_data, "after", "adversarial_heldout", "accuracy")
-    summary["rm_benign_heldout_accuracy_before"] = _get(
-        rm_data, "before", "benign_heldout", "accuracy"
-    )
-    summary["rm_benign_heldout_accuracy_after"] = _get(
-        rm_data, "after", "benign_heldout", "accuracy"
-    )
+    from ares_rlhf.evaluation.verify import VerifyMetrics
+    from ares_rlhf.repair.reward import RepairResult
+
+    rm_artifact = store.latest_artifact(ArtifactKind.RM_REPAIR_METRICS)
+    rm = RepairResult.from_dict(rm_artifact.data) if rm_artifact else None
+    for side in ("before", "after"):
+        summary[f"rm_heldout_accuracy_{side}"] = rm.accuracy(side, "adversarial_heldout") if rm else None
+    for side in ("before", "after"):
+        summary[f"rm_benign_heldout_accuracy_{side}"] = rm.accuracy(side, "benign_heldout") if rm else None
     rm_checkpoint = store.latest_artifact(ArtifactKind.RM_CHECKPOINT)
     policy_checkpoint = store.latest_artifact(ArtifactKind.POLICY_CHECKPOINT)
     summary["rm_checkpoint"] = rm_checkpoint.path if rm_checkpoint else None
     summary["policy_checkpoint"] = policy_checkpoint.path if policy_checkpoint else None
 
     verify_artifact = store.latest_artifact(ArtifactKind.VERIFY_METRICS)
-    verify = verify_artifact.data if verify_artifact else {}
+    verify = VerifyMetrics.from_dict(verify_artifact.data if verify_artifact else {})
     for split, prefix in (("heldout", ""), ("failures", "trained_")):
         for side in ("before", "after"):
-            rates = _get(verify, "splits", split, side) or {}
+            rates = verify.rates(split, side)
             summary[f"{prefix}verify_probes_{side}"] = rates.get("n")
             summary[f"{prefix}verify_counts_{side}"] = rates.get("counts")
             for failure_type in FAILURE_TYPES:
@@ -73,8 +62,8 @@ def collect_summary(run: Run) -> dict[str, Any]:
                     failure_type
                 )
     for side in ("before", "after"):
-        summary[f"benign_refusal_{side}"] = _get(verify, "benign_refusal", side)
-    summary["benign_prompts"] = verify.get("benign_count")
+        summary[f"benign_refusal_{side}"] = verify.benign_refusal.get(side)
+    summary["benign_prompts"] = verify.benign_count if verify_artifact else None
     summary.update(evaluation_summary(store.latest_artifact(ArtifactKind.EVAL_METRICS)))
     if run.round > 1 or run.config.rounds.count > 1:
         from ares_rlhf.report.rounds import rounds_table
@@ -100,11 +89,13 @@ def _compact(pair: dict[str, Any]) -> dict[str, Any]:
 
 def evaluation_summary(artifact: Any) -> dict[str, Any]:
     """The evaluation stage's headline figures (``eval_metrics``), or ``None`` values."""
+    from ares_rlhf.evaluation.evaluate import EvalMetrics
+
     if artifact is None:
         return {"eval_judge": None, "heldout_ac": None, "benchmarks": {}, "capability": {}}
-    data = artifact.data
+    metrics = EvalMetrics.from_dict(artifact.data)
     benchmarks = {}
-    for name, result in (data.get("benchmarks") or {}).items():
+    for name, result in metrics.benchmarks.items():
         entry = {"metric": result.get("metric"), "scored_by": result.get("scored_by")}
         entry.update(_compact(result))
         if result.get("unsafe_contrast"):
@@ -112,18 +103,18 @@ def evaluation_summary(artifact: Any) -> dict[str, Any]:
         benchmarks[name] = entry
     capability = {
         task: {
-            "n": c["n"],
-            "num_fewshot": c["num_fewshot"],
-            "before": c["before"]["accuracy"],
-            "after": c["after"]["accuracy"],
-            "change_points": c["change_points"],
-            "change_ci95": c["change_ci95"],
+            "n": c.n,
+            "num_fewshot": c.num_fewshot,
+            "before": c.before,
+            "after": c.after,
+            "change_points": c.change_points,
+            "change_ci95": list(c.change_ci95),
         }
-        for task, c in (data.get("capability") or {}).items()
+        for task, c in metrics.capability.items()
     }
-    heldout = _get(data, "heldout", "heldout", "AC")
+    heldout = metrics.paired("heldout")
     return {
-        "eval_judge": data.get("judge"),
+        "eval_judge": metrics.judge,
         "heldout_ac": _compact(heldout) if heldout else None,
         "benchmarks": benchmarks,
         "capability": capability,

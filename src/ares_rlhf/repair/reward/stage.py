@@ -200,6 +200,25 @@ class RepairResult:
     heldout_combinations: list[str]
     log_history: list[dict[str, Any]] = field(default_factory=list)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], checkpoint: Path | None = None) -> RepairResult:
+        """The result as stored in an ``rm_repair_metrics`` artifact."""
+        return cls(
+            checkpoint=checkpoint or Path(),
+            counts=dict(data.get("counts") or {}),
+            before=dict(data.get("before") or {}),
+            after=dict(data.get("after") or {}),
+            source_model=str(data.get("source_model") or ""),
+            method=str(data.get("method") or ""),
+            train_seconds=float(data.get("train_seconds") or 0.0),
+            heldout_combinations=list(data.get("heldout_combinations") or []),
+            log_history=list(data.get("log_history") or []),
+        )
+
+    def accuracy(self, side: str, pairs: str) -> float | None:
+        """Pairwise accuracy on one evaluation set (``adversarial_heldout``...), before or after."""
+        return (getattr(self, side).get(pairs) or {}).get("accuracy")
+
     def metrics(self) -> dict[str, Any]:
         return {
             "source_model": self.source_model,
