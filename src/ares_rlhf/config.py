@@ -197,6 +197,12 @@ class RewardRepairConfig(_Strict):
         ge=0,
         description="save a trainer checkpoint every N steps so a killed repair resumes (0: off)",
     )
+    recombine: int = Field(
+        0,
+        ge=0,
+        description="safe-over-malicious pairs of each training combination's harmful request "
+        "with other personas/tactics (the plain direct ask first)",
+    )
 
 
 class PolicyRepairConfig(_Strict):
@@ -225,6 +231,19 @@ class PolicyRepairConfig(_Strict):
         True,
         description="dpo-rm: add a known-bad candidate answer to each prompt (the Mentor's "
         "malicious response; a needless refusal for benign prompts) before ranking",
+    )
+    recombine: int = Field(
+        0,
+        ge=0,
+        description="extra adversarial prompts per training combination: its harmful request "
+        "(topic + goal) with other personas/tactics, the plain direct ask first",
+    )
+    framed_benign: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="share of benign repair prompts put in the persona/tactic frames of the "
+        "training combinations (benign look-alikes of the attacks)",
     )
     lora_r: int = Field(16, ge=1)
     max_prompts: int | None = Field(

@@ -30,7 +30,7 @@ def test_output_shape_and_content(catalog) -> None:
     assert any(intro in out.prompt for intro in intros)
     subject = next(s for s in subjects if s in out.prompt)
     assert subject in out.malicious and subject in out.safe
-    assert re.search(r"\[[A-Z0-9 ]+\]", out.malicious)  # placeholders, never specifics
+    assert not re.search(r"\d", re.sub(r"(?m)^\d+\.", "", out.malicious))  # no specifics
     assert is_refusal(out.safe) and not is_refusal(out.malicious)
     redirects = catalog.get("topic", "cybercrime").fragment("redirects")
     assert any(r in out.safe for r in redirects)

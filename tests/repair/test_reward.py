@@ -266,3 +266,16 @@ def test_a_killed_rm_repair_resumes_from_its_last_trainer_checkpoint(
     artifact = run.latest(ArtifactKind.RM_CHECKPOINT)
     assert artifact.data["resumed_from_step"] >= 2 and not work.exists()
     run.close()
+
+
+def test_recombined_attacks_train_the_reward_model_too(tmp_path: Path) -> None:
+    from ares_rlhf.repair.augment import recombined_outputs
+
+    with make_run(tmp_path / "run", "scripted:rm", bc_probes(), seed=3) as run:
+        plain = build_repair_data(run, bc_probes())
+        extra = recombined_outputs(run, 2)
+        data = build_repair_data(run, bc_probes(), recombined_outputs=extra)
+        heldout = set(run.split.heldout)
+    assert extra and not {o.spec for o in extra} & heldout
+    assert len(data.adversarial_train) == len(plain.adversarial_train) + len(extra)
+    assert data.adversarial_heldout == plain.adversarial_heldout

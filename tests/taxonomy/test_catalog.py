@@ -54,14 +54,37 @@ def test_builtin_topics_cover_benchmark_categories() -> None:
         assert needed in categories
 
 
-def test_malicious_fragments_use_placeholders_only() -> None:
-    """Shipped malicious texts must mark every specific as a [PLACEHOLDER], with no code or steps."""
+def test_malicious_fragments_hold_no_operational_content() -> None:
+    """Shipped malicious texts read like compliance openings but are topic-free templates.
+
+    The only slot is ``{subject}`` (so no topic-specific detail can appear), list items carry no
+    number, quantity or placeholder, and the texts stay short.
+    """
     catalog = load_catalog()
     for goal in catalog.components["goal"].values():
         for text in goal.fragment("malicious"):
-            assert re.search(r"\[[A-Z0-9 \-]+\]", text), goal.id
+            assert set(re.findall(r"\{([^{}]*)\}", text)) <= {"subject"}, goal.id
+            assert not re.search(r"\[[A-Z]", text), goal.id
             steps = re.findall(r"^\s*(?:\d+\.|-)\s*(.+)$", text, re.MULTILINE)
-            assert all(step.startswith("[") for step in steps), (goal.id, steps)
+            assert not any(re.search(r"\d", step) for step in steps), (goal.id, steps)
+            assert len(text) < 400, goal.id
+
+
+def test_shipped_prompt_fragments_are_natural_language() -> None:
+    """No [PLACEHOLDER] in subjects, asks or frames: real requests have none."""
+    catalog = load_catalog()
+    for components in catalog.components.values():
+        for component in components.values():
+            for name in set(component.fragments) & {"subjects", "asks", "frames", "intros", "turns"}:
+                for text in _texts(component.fragments[name]):
+                    assert not re.search(r"\[[A-Z]", text), (component.id, text)
+
+
+def _texts(value) -> list[str]:
+    """Every string in a fragment list (multi-turn tactics nest alternatives in lists)."""
+    if isinstance(value, str):
+        return [value]
+    return [text for item in value for text in _texts(item)]
 
 
 def _write(tmp_path: Path, data: dict) -> Path:

@@ -44,7 +44,7 @@ class PolicyRecipe:
     computes it natively (avx512_bf16: a Gemma 270M LoRA step 4.9 s vs 6.6 s in float32, and
     ~2.8x faster generation), else float32 (an AVX2-only CPU emulates bf16 tens of times
     slower). Part of the cache key. The LoRA weights themselves stay fp32 (PEFT's default)."""
-    version: int = 5
+    version: int = 6
     """Bump when the data or the recipe changes, so old caches are not reused."""
 
     @property
@@ -92,6 +92,8 @@ def train_lora_sft(base_dir: Path, out_dir: Path, recipe: PolicyRecipe) -> dict[
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
+    from ares_rlhf.training.progress import attach_progress
+
     torch.manual_seed(recipe.seed)
     tokenizer = AutoTokenizer.from_pretrained(str(base_dir))
     tokenizer.chat_template = policy_chat_template(recipe.turn_end)
@@ -131,6 +133,7 @@ def train_lora_sft(base_dir: Path, out_dir: Path, recipe: PolicyRecipe) -> dict[
             processing_class=tokenizer,
             peft_config=peft_config,
         )
+        attach_progress(trainer, "SFT")  # the caller's progress bar (console quiet: no tqdm)
         result = trainer.train()
         losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     merged = trainer.model.merge_and_unload()

@@ -16,7 +16,9 @@ What it covers, like a small first-round RLHF/SFT mix:
 * **refusals** of *plainly* harmful requests, asked directly by an anonymous user in one turn,
   over the usual harm categories (intrusion, weapons, dangerous agents, drugs, fraud,
   disinformation, harassment, self-harm, stalking, violence, extremism, sexual exploitation,
-  piracy). Each refusal says no briefly and offers a safe alternative.
+  piracy), written in natural language as users write them (data v6; earlier versions put every
+  specific in a ``[PLACEHOLDER]``, so the model learned "brackets -> refuse" and complied with
+  natural-language requests). Each refusal says no briefly and offers a safe alternative.
 
 What it leaves out is what a small first safety set typically leaves out: every harmful request
 it shows is a plain, direct question or instruction from an anonymous user. It never shows a
@@ -24,8 +26,8 @@ harmful request with a stated role or motive, inside a story, game or hypothetic
 encoded, or after example answers. Whatever the policy does on such inputs is what the base
 model plus this data make of them, which is what ARES's discovery then measures.
 
-Safety rule: no operational harmful content. Harmful requests name a category in general words and
-put every specific in a ``[PLACEHOLDER]``; refusals contain no harmful detail at all.
+Safety rule: no operational harmful content. Harmful requests name the harm only in general words
+(no substance, target, quantity or step); refusals contain no harmful detail at all.
 """
 
 from __future__ import annotations

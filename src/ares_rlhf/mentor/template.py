@@ -179,3 +179,29 @@ class TemplateMentor(SafetyMentor):
             mentor_id=self.mentor_id,
             plan=turns if tactic.multi_turn else None,
         )
+
+    def frame_request(self, spec: ComponentSpec, request: str, variant: int = 0) -> str:
+        """``request`` (any text) in ``spec``'s persona intro and single-turn tactic frame.
+
+        Benign look-alikes for repair: the same role-play, story, hypothetical, encoding or
+        many-shot frame around a harmless request. Raises ``ValueError`` for a multi-turn tactic.
+        """
+        tactic = self.catalog.get("tactic", spec.tactic)
+        if tactic.multi_turn:
+            raise ValueError(f"tactic {spec.tactic!r} has turns, not a single frame")
+        rng = random.Random(draw_key(self.seed, spec, variant) ^ 0xB3)
+        intro = rng.choice(self.catalog.get("persona", spec.persona).fragment("intros"))
+        frame = rng.choice(tactic.fragment("frames"))
+        first, second = split_request(request)
+        values = {
+            "intro": intro,
+            "request": request,
+            "request_a": first,
+            "request_b": second,
+            "request_encoded": encode_request(request),
+        }
+        chain = self.chains.get(tactic.id)
+        if chain is not None:
+            values["request_converted"] = chain.convert(request)
+            values["converter_instruction"] = chain.instruction
+        return fill_slots(frame, values).strip()

@@ -130,7 +130,31 @@ def collect_repair_prompts(
     wanted = round(run.config.rounds.replay_fraction * len(adversarial))
     replay = random.Random(run.config.seed + run.round).sample(earlier, min(wanted, len(earlier)))
     adversarial += replay
+    recombined = 0
+    if config.recombine > 0:  # the same harmful requests with other personas / tactics
+        from ares_rlhf.repair.augment import recombined_outputs
+
+        for output in recombined_outputs(run, config.recombine):
+            context = freeze_messages(output.messages)
+            if context in seen:
+                continue
+            seen.add(context)
+            recombined += 1
+            adversarial.append(
+                RepairPrompt(
+                    messages=[dict(m) for m in output.messages],
+                    kind="adversarial",
+                    spec=output.spec,
+                    safe=output.safe,
+                    malicious=output.malicious,
+                    known_bad=(output.malicious or None) if known_bad_candidates else None,
+                )
+            )
     pool = list(benign if benign is not None else benign_training_prompts(run.benign("train"), split.seed))
+    if config.framed_benign > 0:  # benign look-alikes in the attacks' frames
+        from ares_rlhf.repair.augment import framed_benign
+
+        pool = framed_benign(pool, split.train, run.mentor, config.framed_benign, split.seed)
     n_benign = round(config.benign_ratio * len(adversarial))
     rng = random.Random(run.config.seed)
     chosen: list[tuple[str, str]] = []
@@ -156,6 +180,7 @@ def collect_repair_prompts(
         counts={
             "adversarial": len(adversarial),
             "replayed": len(replay),
+            "recombined": recombined,
             "benign": len(benign_prompts),
             "train_combinations": len(split.train),
             "heldout_combinations": len(split.heldout),

@@ -122,6 +122,7 @@ def build_repair_data(
     probes: Sequence[Probe],
     *,
     variant_outputs: Sequence[MentorOutput] = (),
+    recombined_outputs: Sequence[MentorOutput] = (),
     anchor_pairs: Sequence[PreferencePair] | None = None,
 ) -> RepairData:
     """The pairs of the run's RM repair, on the two sides of the run's split.
@@ -136,6 +137,8 @@ def build_repair_data(
         raise _no_failures_error(probes)
     pairs += mentor_pairs(variant_outputs, known=pairs)
     adv_train = [p for p in pairs if p.spec is not None and split.side(p.spec) == "train"]
+    # recombinations of training combinations (never a held-out one) train too
+    adv_train += mentor_pairs(recombined_outputs, known=pairs)
     adv_heldout = [p for p in pairs if p.spec is not None and split.side(p.spec) == "heldout"]
     if anchor_pairs is None and config.anchor_dataset:
         anchor_pairs = load_anchor_dataset(config.anchor_dataset)
@@ -311,7 +314,13 @@ def repair_reward_model(
     if config.variants:
         say(f"composing {config.variants} new wording(s) per B/C combination")
         extra = compose_variants(run.mentor, probes, config.variants)
-    data = build_repair_data(run, probes, variant_outputs=extra)
+    recombined: list[MentorOutput] = []
+    if config.recombine:
+        from ares_rlhf.repair.augment import recombined_outputs
+
+        say(f"composing {config.recombine} recombination(s) per training combination")
+        recombined = recombined_outputs(run, config.recombine)
+    data = build_repair_data(run, probes, variant_outputs=extra, recombined_outputs=recombined)
     counts = data.counts()
     if not data.adversarial_train:
         raise DataError(
