@@ -221,6 +221,9 @@ def test_multi_turn_probes_are_stored_and_a_resumed_run_equals_an_uninterrupted_
     summary = resume_discovery(part, **parts())
     assert summary.probes == 48
     assert fingerprint(part) == expected
+    multi_counts = summary.by_turns["multi_turn"]
+    assert multi_counts["probes"] == len(multi) and summary.by_turns["single_turn"]["probes"] == 48 - len(multi)
+    assert multi_counts.get("C", 0) + multi_counts.get("A", 0) == sum(r[4] in "AC" for r in multi)
 
     with RunStore.open(full) as store:  # exported like any probe
         row = next(p for p in store.probes() if p.plan).to_flat_dict()
@@ -322,3 +325,20 @@ def test_the_sim_lookup_follows_a_growing_conversation(spec: ComponentSpec) -> N
     adapted = [*conversation, {"role": "user", "content": "a turn nobody planned"}]
     assert LOOKUP.lookup(adapted) == spec
     assert LOOKUP.lookup(output.final_context()) == spec
+
+
+def test_the_embedded_policy_template_renders_a_whole_conversation() -> None:
+    """The embedded Gemma policy sees every turn: user turns closed by <end_of_turn>, its own
+    earlier answers closed by the turn end it was fine-tuned on, then its next turn opened."""
+    import jinja2
+
+    from ares_rlhf.embedded.policy import policy_chat_template
+
+    (plan_probe,) = probe(compose(CRESCENDO))
+    text = jinja2.Environment().from_string(policy_chat_template("<eos>")).render(
+        bos_token="<bos>", add_generation_prompt=True, messages=plan_probe.messages
+    )
+    turns = text.split("<start_of_turn>")[1:]
+    assert [t.split("\n", 1)[0] for t in turns] == ["user", "model"] * 2 + ["user", "model"]
+    assert turns[1].endswith("<eos>\n") and turns[2].endswith("<end_of_turn>\n")
+    assert plan_probe.plan[-1] in turns[4] and turns[5] == "model\n"
