@@ -16,6 +16,7 @@ from ares_rlhf.discovery.typing import TypingRules
 from ares_rlhf.evaluation.verify import PHASE_AFTER, PHASE_BEFORE, System, stored_output, verify_run
 from ares_rlhf.mentor import TemplateMentor
 from ares_rlhf.records import ComponentSpec, FailureType, JudgeLabel, Message, freeze_messages
+from ares_rlhf.repair.augment import RECOMBINE_VARIANT_BASE
 from ares_rlhf.repair.policy.prompts import collect_repair_prompts
 from ares_rlhf.repair.reward.pairs import adversarial_pairs, mentor_pairs
 from ares_rlhf.run import Run
@@ -243,13 +244,14 @@ def test_stored_output_rebuilds_the_plan_without_the_original_answers() -> None:
     assert answers and all(a.startswith("scripted:other") for a in answers)
 
 
-def _verify_run(tmp_path: Path) -> Run:
+def _verify_run(tmp_path: Path, **sections) -> Run:
     config = RunConfig.model_validate(
         {
             "policy": {"spec": "scripted:p", "generation": {"max_new_tokens": 8}},
             "reward_model": {"spec": "scripted:r"},
             "typing": {"calibration_probes": 8},
             "split": {"heldout_fraction": 0.5},
+            **sections,
         }
     )
     run = Run.create(config, tmp_path / "run")
@@ -312,6 +314,20 @@ def test_policy_repair_trains_on_the_final_turn_in_context(tmp_path) -> None:
         for prompt in adversarial:
             assert prompt.messages == train[prompt.spec].messages
             assert prompt.prompt == train[prompt.spec].plan[-1]
+
+
+def test_recombined_plans_train_policy_repair_on_every_user_turn(tmp_path) -> None:
+    with _verify_run(tmp_path, repair_policy={"recombine": 40}) as run:
+        prompts = collect_repair_prompts(run)
+        train = set(run.split.train)
+        mentor = run.mentor
+    recombined = [p for p in prompts.train if p.kind == "adversarial" and p.spec not in train]
+    plans = [p for p in recombined if load_catalog().get("tactic", p.spec.tactic).multi_turn]
+    assert plans and len(plans) < len(recombined)
+    for prompt in plans:
+        (output,) = mentor.compose([prompt.spec], [RECOMBINE_VARIANT_BASE])
+        assert prompt.messages == output.final_context()
+        assert prompt.prompt.endswith(output.plan[-1]) and prompt.prompt.startswith(output.plan[0])
 
 
 @pytest.mark.parametrize("spec", [CRESCENDO, CONTEXT])

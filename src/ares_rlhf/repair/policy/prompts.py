@@ -135,14 +135,15 @@ def collect_repair_prompts(
         from ares_rlhf.repair.augment import recombined_outputs
 
         for output in recombined_outputs(run, config.recombine):
-            context = freeze_messages(output.messages)
+            messages = output.final_context()  # a plan: all its user turns, not the opening
+            context = freeze_messages(messages)
             if context in seen:
                 continue
             seen.add(context)
             recombined += 1
             adversarial.append(
                 RepairPrompt(
-                    messages=[dict(m) for m in output.messages],
+                    messages=messages,
                     kind="adversarial",
                     spec=output.spec,
                     safe=output.safe,
