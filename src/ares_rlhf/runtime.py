@@ -22,8 +22,10 @@ identical losses). Keeping such blocks on the heap trades a higher resident size
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import platform
+import re
 import sys
 from collections.abc import MutableMapping
 
@@ -159,3 +161,100 @@ def cpu_has_native_bf16() -> bool:
 def best_cpu_dtype() -> str:
     """``bfloat16`` on a CPU with native bf16, else ``float32``."""
     return "bfloat16" if cpu_has_native_bf16() else "float32"
+
+
+# -- console noise ----------------------------------------------------------------------------
+VERBOSE_VARIABLE = "ARES_VERBOSE"
+QUIET_ENVIRONMENT = {
+    "TRANSFORMERS_VERBOSITY": "error",  # load reports, deprecation notes, generation advice
+    "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
+    "DATASETS_VERBOSITY": "error",
+    "HF_HUB_VERBOSITY": "error",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",  # also transformers' "Loading weights" bars
+    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",  # "Map: 100%" and friends
+    "TQDM_DISABLE": "1",  # every other tqdm bar (trainers, lm-eval, accelerate)
+    "TOKENIZERS_PARALLELISM": "false",  # the "process just got forked" warning
+}
+"""Switches that quiet the libraries; set only where the user has not set them."""
+LIBRARY_LOGGERS = (
+    "transformers", "datasets", "huggingface_hub", "trl", "peft", "accelerate", "torch",
+    "lm-eval", "lm_eval", "sentence_transformers", "evaluate", "urllib3", "httpx", "filelock",
+)
+ARES_LOGGER = "ares_rlhf"
+_quiet = False
+
+
+def libraries_quiet() -> bool:
+    """Whether :func:`configure_console` silenced the libraries (trainers then drop their
+    own console printers: their metric dicts)."""
+    return _quiet
+
+
+def configure_console(
+    verbose: bool | None = None, environ: MutableMapping[str, str] | None = None
+) -> bool:
+    """Silence library logging, progress bars and warnings unless ``verbose``; returns quiet.
+
+    ``verbose=None`` reads ``ARES_VERBOSE``. Quiet: the variables of :data:`QUIET_ENVIRONMENT`
+    (not overriding the user's own), library loggers at ERROR, Python warnings ignored, and
+    ARES's own logged warnings shown once per kind (numbers aside). Call it before the
+    libraries are imported (the CLI does); already imported ones are switched too.
+    """
+    global _quiet
+    import warnings
+
+    env = os.environ if environ is None else environ
+    verbose = _truthy(env.get(VERBOSE_VARIABLE)) if verbose is None else verbose
+    env[VERBOSE_VARIABLE] = "1" if verbose else "0"  # child processes inherit the choice
+    _quiet = not verbose
+    if verbose:
+        return False
+    for name, value in QUIET_ENVIRONMENT.items():
+        env.setdefault(name, value)
+    for name in LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore")  # ARES's own warnings go through its logger as well
+    _quiet_imported_libraries()
+    ares = logging.getLogger(ARES_LOGGER)
+    if not any(isinstance(h, _OncePerKindHandler) for h in ares.handlers):
+        ares.addHandler(_OncePerKindHandler())
+    return True
+
+
+def _quiet_imported_libraries() -> None:
+    """Switch libraries that were imported before :func:`configure_console` (tests, notebooks)."""
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    if "datasets" in sys.modules:
+        import datasets
+
+        datasets.utils.logging.set_verbosity_error()
+        datasets.disable_progress_bars()
+    if "huggingface_hub" in sys.modules:
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+
+
+class _OncePerKindHandler(logging.StreamHandler):
+    """A stderr handler for ARES's warnings that shows each kind once (numbers ignored), so a
+    warning raised per input (a truncated RM input...) does not flood the console."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+        self.setLevel(logging.WARNING)
+        self.setFormatter(logging.Formatter("warning: %(message)s"))
+        self.seen: set[str] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        kind = re.sub(r"\d+(\.\d+)?", "#", message)
+        if kind in self.seen:
+            return
+        self.seen.add(kind)
+        record.msg, record.args = f"{message} (repeats hidden; --verbose shows every one)", ()
+        self.stream = sys.stderr  # where stderr is now (a live progress display redirects it)
+        super().emit(record)

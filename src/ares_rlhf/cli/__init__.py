@@ -20,6 +20,7 @@ from ares_rlhf import __version__
 from ares_rlhf.cli.failure import DEBUG_VARIABLE, describe_failure, exit_code
 from ares_rlhf.errors import AresUserError, BackendError
 from ares_rlhf.runtime import (
+    configure_console,
     configure_egress,
     failure_note,
     resume_command,
@@ -27,7 +28,7 @@ from ares_rlhf.runtime import (
     tune_allocator,
 )
 
-GLOBAL_FLAGS = ("--allow-hub", "--debug")
+GLOBAL_FLAGS = ("--allow-hub", "--debug", "--verbose")
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -94,6 +95,12 @@ def _top_parser() -> argparse.ArgumentParser:
         action="store_true",
         help=f"show tracebacks for one-line errors too (also {DEBUG_VARIABLE}=1)",
     )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show the libraries' own logging, progress bars and warnings (silenced by default; "
+        "also ARES_VERBOSE=1)",
+    )
     parser.add_argument("command", nargs="?", choices=list(COMMANDS), metavar="COMMAND")
     return parser
 
@@ -128,6 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if name not in COMMANDS:
         top.error(f"unknown command {name!r}; choose from {', '.join(COMMANDS)}")
     configure_egress(allow_hub=True if "--allow-hub" in flags else None)
+    configure_console(verbose=True if "--verbose" in flags else None)
     debug = "--debug" in flags or os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
     module_name, help_text = COMMANDS[name]
     tune_allocator()

@@ -31,7 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resume", metavar="RUN_DIR", help="continue an interrupted run in RUN_DIR"
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--quiet", dest="no_progress", action="store_true", help=argparse.SUPPRESS
+    )  # deprecated spelling of --no-progress, kept for existing scripts
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -120,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
             (run_dir / "config.yaml").write_text(config_to_yaml(config), encoding="utf-8")
         set_resume_command(f"ares discover --resume {shlex.quote(str(store.run_dir))}")
         print(f"run folder: {store.run_dir}", flush=True)
-        with DiscoveryProgressBar(config.budget.probes, enabled=not args.quiet) as display:
+        with DiscoveryProgressBar(config.budget.probes, enabled=not args.no_progress) as display:
             summary = run_discovery(
                 Run(store, config), components=components, progress=display.update
             )

@@ -25,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--judge-veto", action="store_true", help="vetoed reward when the run's judge says harmful"
     )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def _parse_options(pairs: list[str]) -> dict[str, object]:
@@ -48,6 +49,7 @@ def _parse_options(pairs: list[str]) -> dict[str, object]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ares_rlhf.console import StageProgress
     from ares_rlhf.repair.policy import PolicyRepairer
     from ares_rlhf.run import Run
     from ares_rlhf.runtime import set_resume_command
@@ -68,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
         if options:
             overrides["trainer_options"] = {**run.config.repair_policy.trainer_options, **options}
         run.override("repair_policy", overrides)
-        result = PolicyRepairer(run).run()
+        with StageProgress("repair-policy", not args.no_progress) as bar:
+            result = PolicyRepairer(run, progress=bar.update).run()
     counts = result.counts
     resumed = f", resumed at step {result.resumed_from_step}" if result.resumed_from_step else ""
     print(

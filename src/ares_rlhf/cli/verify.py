@@ -26,9 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--judge", help="judge spec overriding the run's (refusal, rubric:MODEL, classifier:MODEL)"
     )
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def run(args: argparse.Namespace) -> int:
+    from ares_rlhf.console import StageProgress
     from ares_rlhf.evaluation.verify import systems_from_run, verify_run
     from ares_rlhf.judges import judge_from_spec
     from ares_rlhf.run import Run
@@ -38,15 +40,17 @@ def run(args: argparse.Namespace) -> int:
     with Run.open(args.run_dir, writer=True) as run:
         set_resume_command(f"ares verify {shlex.quote(str(args.run_dir))}")
         before, after = systems_from_run(run)
-        metrics = verify_run(
-            run,
-            before=before,
-            after=after,
-            judge=judge_from_spec(args.judge) if args.judge else None,
-            fresh=args.fresh_prompts,
-            max_per_split=args.max_per_split,
-            variants=args.variants,
-        )
+        with StageProgress("verify", not (args.no_progress or args.json)) as bar:
+            metrics = verify_run(
+                run,
+                before=before,
+                after=after,
+                judge=judge_from_spec(args.judge) if args.judge else None,
+                fresh=args.fresh_prompts,
+                max_per_split=args.max_per_split,
+                variants=args.variants,
+                progress=bar.update,
+            )
     if args.json:
         print(json.dumps(metrics.as_dict(), indent=2))
     else:

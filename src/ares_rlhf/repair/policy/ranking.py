@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,13 +39,15 @@ def build_preference_pairs(
     batch_size: int = 8,
     temperature: float = 0.8,
     min_margin: float = 1e-6,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> list[RankedPair]:
     """Sample answers with the current policy, add the known answers, keep best vs worst.
 
     Candidates per prompt: ``samples`` answers of the policy, the known-good answer (the
     Mentor's safe response, a benign example's helpful answer) and the prompt's ``known_bad``
     answer if set (the Mentor's malicious response, a needless refusal); the repair reward
-    ranks them and the best and worst make the pair.
+    ranks them and the best and worst make the pair. ``progress(done, total, label)`` hears
+    every batch of answers sampled.
     """
     candidates: list[list[str]] = [[] for _ in prompts]
     for sample in range(samples):
@@ -57,6 +59,9 @@ def build_preference_pairs(
             answers = chat.generate([p.messages for p in chunk], params)
             for offset, answer in enumerate(answers):
                 candidates[start + offset].append(answer)
+            if progress is not None:
+                done = sample * len(prompts) + start + len(chunk)
+                progress(done, samples * len(prompts), "sampling answers")
     known: list[tuple[int | None, int | None]] = []  # (known-good, known-bad) candidate index
     for prompt, options in zip(prompts, candidates, strict=True):
         good = bad = None
