@@ -11,7 +11,7 @@ from a seed; :func:`generate_arena` parses it. The shapes:
   value changed) just below it (at least one part 0.40-0.49, so not systemic).
 * ``structureless``: 40-150 isolated systemic combinations (order 4, one value per type) with
   no surrounding signal, plus as many isolated policy-only or RM-only combinations.
-* ``many-tiny``: 15-30 order-3 regions (6-13 combinations each), weak pair surroundings around
+* ``many-tiny``: 15-30 order-3 regions (6-17 combinations each), weak pair surroundings around
   about half of them.
 * ``rm-heavy``: a high RM base rate (0.20-0.45) and broad RM-only regions (order 1-2, 0.6-0.95),
   sparse policy-only regions (order 2-3); systemic where they overlap, plus 1-2 small full
