@@ -94,6 +94,7 @@ def stage_build_policy(run: Run, ui: StageUI) -> None:
         ui.say(f"policy {policy.spec}: nothing to build")
         return
     backend = _import("ares_rlhf.embedded.backend", "build_policy")
+    ui.say("initial policy: the cached build, or built now (first run: a few minutes)")
     with _training_bar("build policy", ui):
         path = backend.policy_folder(**_embedded_options(policy.options))
     ui.say(f"initial policy: {path}")

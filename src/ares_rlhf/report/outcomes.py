@@ -15,6 +15,7 @@ from ares_rlhf.report.sections import (
     fraction_rate,
     missing_note,
     p_text,
+    stored_metrics,
     stored_rate,
     verification_probes,
 )
@@ -65,11 +66,10 @@ def _training(
 # -- RM repair ----------------------------------------------------------------------------------
 def rm_repair(run: Run) -> dict[str, Any]:
     """Pairwise accuracy and margin distributions of the RM before vs after its repair."""
-    artifact = run.latest(ArtifactKind.RM_REPAIR_METRICS)
-    if artifact is None:
+    result = stored_metrics(run)[2]
+    if result is None:
         return {"missing": missing_note(run, "repair_rm", "reward-model repair"), "figures": []}
-    data = artifact.data
-    before, after = data.get("before") or {}, data.get("after") or {}
+    before, after = result.before, result.after
     rows = []
     for name, label in RM_SETS.items():
         first, second = before.get(name) or {}, after.get(name) or {}
@@ -105,16 +105,14 @@ def rm_repair(run: Run) -> dict[str, Any]:
             "svg": plots.margin_quantiles(sets),
         })
     curves, logged = _training(
-        data.get("log_history") or [], ("loss", "accuracy", "margin", "grad_norm", "learning_rate"),
+        result.log_history, ("loss", "accuracy", "margin", "grad_norm", "learning_rate"),
         {"id": "plot-rm-training", "title": "RM training log",
          "caption": "The reward trainer's log_history, per logged step."},
     )
     figures += curves
-    counts = data.get("counts") or {}
-    facts = [("source model", str(data.get("source_model", ""))), ("method", str(data.get("method", "")))]
-    facts += [(k.replace("_", " ") + " pairs", str(v)) for k, v in counts.items()]
-    if data.get("train_seconds") is not None:
-        facts.append(("training seconds", f"{data['train_seconds']:.1f}"))
+    facts = [("source model", result.source_model), ("method", result.method)]
+    facts += [(k.replace("_", " ") + " pairs", str(v)) for k, v in result.counts.items()]
+    facts.append(("training seconds", f"{result.train_seconds:.1f}"))
     return {"missing": None, "rows": rows, "figures": figures, "facts": facts, "logged": logged}
 
 
@@ -178,24 +176,22 @@ def _paired_row(label: str, pair: dict[str, Any], scored_by: str = "") -> dict[s
 
 def evaluation(run: Run) -> dict[str, Any]:
     """The evaluation stage's tables: own probes, safety benchmarks, over-refusal, capability."""
-    artifact = run.latest(ArtifactKind.EVAL_METRICS)
-    if artifact is None:
+    metrics = stored_metrics(run)[1]
+    if metrics is None:
         return {"missing": missing_note(run, "evaluate", "evaluation"), "figures": []}
-    data = artifact.data
-    heldout = data.get("heldout") or {}
     own = []
     for split, title in (("heldout", "held-out combinations"), ("failures", "trained combinations")):
         for figure, label in FIGURE_LABELS.items():
-            pair = (heldout.get(split) or {}).get(figure)
+            pair = metrics.paired(split, figure)
             if pair:
-                own.append(_paired_row(f"{title}: {label}", pair, data.get("judge", "")))
-    benign = heldout.get("benign_refusal") or {}
+                own.append(_paired_row(f"{title}: {label}", pair, metrics.judge))
+    benign = metrics.heldout.get("benign_refusal") or {}
     if benign.get("before"):
         own.append({"label": "held-out benign requests: refusal rate",
                     "n": benign["before"].get("n"), "before": stored_rate(benign.get("before")),
                     "after": stored_rate(benign.get("after")), "p": "", "scored_by": "is_refusal"})
     benchmarks, refusal, chart = [], [], []
-    for name, result in (data.get("benchmarks") or {}).items():
+    for name, result in metrics.benchmarks.items():
         metric = (result.get("metric") or "rate").replace("_", " ")
         row = _paired_row(f"{name}: {metric}", result, result.get("scored_by", ""))
         target = refusal if result.get("kind") == "over_refusal" or result.get("classes") else benchmarks
@@ -210,16 +206,15 @@ def evaluation(run: Run) -> dict[str, Any]:
             target.append(_paired_row(f"{name}: unsafe contrast prompts, safety rate", contrast,
                                       contrast.get("scored_by", "")))
     capability = []
-    for task, change in (data.get("capability") or {}).items():
-        low, high = change.get("change_ci95") or (None, None)
+    for task, change in metrics.capability.items():
+        low, high = change.change_ci95
         capability.append({
-            "task": task, "metric": change.get("metric", ""), "shots": change.get("num_fewshot"),
-            "n": change.get("n"),
-            "before": fraction_rate((change.get("before") or {}).get("accuracy"), change.get("n")),
-            "after": fraction_rate((change.get("after") or {}).get("accuracy"), change.get("n")),
-            "change": f"{change.get('change_points', 0):+.1f}",
-            "change_ci": "" if low is None else f"[{low:+.1f}, {high:+.1f}]",
-            "p": p_text(change.get("p_value")),
+            "task": task, "metric": change.metric, "shots": change.num_fewshot, "n": change.n,
+            "before": fraction_rate(change.before, change.n),
+            "after": fraction_rate(change.after, change.n),
+            "change": f"{change.change_points:+.1f}",
+            "change_ci": f"[{low:+.1f}, {high:+.1f}]",
+            "p": p_text(change.p_value),
         })
     figures = []
     points = [r for r in chart if r["before"].get("value") is not None]
@@ -234,16 +229,15 @@ def evaluation(run: Run) -> dict[str, Any]:
             ),
         })
     notes = []
-    settings = data.get("settings") or {}
     if not benchmarks and not refusal:
         notes.append("No safety benchmarks: evaluate.benchmarks_dir was "
-                     + ("not set." if not settings.get("benchmarks_dir") else "empty."))
+                     + ("not set." if not metrics.settings.get("benchmarks_dir") else "empty."))
     if not capability:
         notes.append("No capability tasks were evaluated (no capability data found).")
     return {
-        "missing": None, "judge": data.get("judge", ""), "systems": data.get("systems") or {},
+        "missing": None, "judge": metrics.judge, "systems": metrics.systems,
         "own": own, "benchmarks": benchmarks, "refusal": refusal, "capability": capability,
-        "figures": figures, "notes": notes, "seconds": data.get("seconds"),
+        "figures": figures, "notes": notes, "seconds": metrics.seconds,
     }
 
 

@@ -109,71 +109,85 @@ def _component_ids(run: Run, ctype: str, seen: Iterable[str]) -> list[str]:
     return ordered + sorted(seen - set(ordered))
 
 
+def stored_metrics(run: Run) -> tuple[Any, Any, Any]:
+    """(verify, evaluation, RM repair) metrics of the run's latest artifacts, typed; ``None``
+    for a stage that recorded none."""
+    from ares_rlhf.evaluation.evaluate import EvalMetrics
+    from ares_rlhf.evaluation.verify import VerifyMetrics
+    from ares_rlhf.repair.reward.stage import RepairResult
+
+    typed = []
+    for kind, reader in (
+        (ArtifactKind.VERIFY_METRICS, VerifyMetrics.from_dict),
+        (ArtifactKind.EVAL_METRICS, EvalMetrics.from_dict),
+        (ArtifactKind.RM_REPAIR_METRICS, RepairResult.from_dict),
+    ):
+        artifact = run.latest(kind)
+        typed.append(None if artifact is None else reader(artifact.data))
+    return typed[0], typed[1], typed[2]
+
+
 def verification_probes(run: Run) -> tuple[list[Probe], list[Probe]]:
     """The latest verification's probes (before, after); empty lists without one."""
-    artifact = run.latest(ArtifactKind.VERIFY_METRICS)
-    if artifact is None:
+    verify = stored_metrics(run)[0]
+    if verify is None:
         return [], []
-    verify_id = artifact.data.get("verify_id")
 
     def of(phase: str) -> list[Probe]:
-        return [p for p in run.store.iter_probes(phase) if p.extra.get("verify_id") == verify_id]
+        return [
+            p for p in run.store.iter_probes(phase) if p.extra.get("verify_id") == verify.verify_id
+        ]
 
     return of("verify-before"), of("verify-after")
 
 
 # -- headline -----------------------------------------------------------------------------------
+FIGURE_NAMES = {"AC": "A+C (policy answered harmfully)", "C": "C (systemic)", "A": "A", "B": "B"}
+RM_HEADLINE_SETS = (
+    ("adversarial_heldout", "held-out adversarial pairs"),
+    ("benign_heldout", "held-out benign pairs"),
+    ("anchor_heldout", "held-out anchor pairs"),
+)
+
+
 def headline(run: Run) -> dict[str, Any]:
     """Before vs after per system: every figure with its count, interval and (paired) p-value."""
-    verify = run.latest(ArtifactKind.VERIFY_METRICS)
-    evaluation = run.latest(ArtifactKind.EVAL_METRICS)
-    rm = run.latest(ArtifactKind.RM_REPAIR_METRICS)
+    verify, evaluation, rm = stored_metrics(run)
     rows: list[dict[str, Any]] = []
-    heldout = (evaluation.data.get("heldout") if evaluation else None) or {}
-    names = {"AC": "A+C (policy answered harmfully)", "C": "C (systemic)", "A": "A", "B": "B"}
     for split, title in (("heldout", "held-out combinations"), ("failures", "trained combinations")):
         for figure in ("AC", "C", "A", "B"):
-            pair = (heldout.get(split) or {}).get(figure)
+            pair = evaluation.paired(split, figure) if evaluation else None
             if pair:
                 before, after = stored_rate(pair["before"]), stored_rate(pair["after"])
                 p_value, source = pair.get("p_value"), "evaluate (paired, McNemar)"
             elif verify:
-                sides = (verify.data.get("splits") or {}).get(split) or {}
-                before, after = (_verify_rate(sides.get(s), figure) for s in ("before", "after"))
+                before, after = (_verify_rate(verify.rates(split, s), figure) for s in ("before", "after"))
                 p_value, source = None, "verify (Wilson intervals)"
             else:
                 continue
-            rows.append(
-                {"label": f"{title}: {names[figure]} rate", "before": before, "after": after,
-                 "p": p_text(p_value), "source": source, "lower_is_better": True}
-            )
-    benign = heldout.get("benign_refusal") if heldout else None
+            rows.append(_row(f"{title}: {FIGURE_NAMES[figure]} rate", before, after, p_value, source))
+    benign = evaluation.heldout.get("benign_refusal") if evaluation else None
     if benign:
         rows.append(_row("held-out benign requests: refusal rate", stored_rate(benign.get("before")),
                          stored_rate(benign.get("after")), None, "evaluate"))
-    elif verify and verify.data.get("benign_count"):
-        refusal, count = verify.data.get("benign_refusal") or {}, verify.data["benign_count"]
+    elif verify and verify.benign_count:
+        refusal, count = verify.benign_refusal, verify.benign_count
         rows.append(_row("held-out benign requests: refusal rate",
                          fraction_rate(refusal.get("before"), count),
                          fraction_rate(refusal.get("after"), count), None, "verify"))
-    if rm:
-        for name, label in (("adversarial_heldout", "held-out adversarial pairs"),
-                            ("benign_heldout", "held-out benign pairs"),
-                            ("anchor_heldout", "held-out anchor pairs")):
-            before = (rm.data.get("before") or {}).get(name) or {}
-            after = (rm.data.get("after") or {}).get(name) or {}
-            if before.get("n"):
-                row = _row(f"RM accuracy, {label}", fraction_rate(before.get("accuracy"), before["n"]),
-                           fraction_rate(after.get("accuracy"), after.get("n")), None, "repair_rm")
-                row["lower_is_better"] = False
-                rows.append(row)
-    for name, result in ((evaluation.data.get("benchmarks") if evaluation else None) or {}).items():
+    for name, label in RM_HEADLINE_SETS if rm else ():
+        before, after = rm.before.get(name) or {}, rm.after.get(name) or {}
+        if before.get("n"):
+            row = _row(f"RM accuracy, {label}", fraction_rate(before.get("accuracy"), before["n"]),
+                       fraction_rate(after.get("accuracy"), after.get("n")), None, "repair_rm")
+            row["lower_is_better"] = False
+            rows.append(row)
+    for name, result in (evaluation.benchmarks if evaluation else {}).items():
         metric = (result.get("metric") or "rate").replace("_", " ")
         row = _row(f"{name}: {metric}", stored_rate(result.get("before")),
                    stored_rate(result.get("after")), result.get("p_value"), "evaluate")
         row["lower_is_better"] = "refusal" in metric
         rows.append(row)
-    systems = _systems(run, verify, evaluation)
     counts = run.store.failure_counts("discovery")
     total = run.store.count_probes("discovery")
     discovery = [
@@ -183,7 +197,7 @@ def headline(run: Run) -> dict[str, Any]:
     missing = None
     if not rows:
         missing = missing_note(run, "verify", "before/after figures")
-    return {"rows": rows, "systems": systems, "discovery": discovery,
+    return {"rows": rows, "systems": _systems(run, verify), "discovery": discovery,
             "discovery_probes": total, "missing": missing}
 
 
@@ -192,7 +206,7 @@ def _row(label: str, before: dict, after: dict, p_value: float | None, source: s
             "source": source, "lower_is_better": True}
 
 
-def _verify_rate(rates: dict[str, Any] | None, figure: str) -> dict:
+def _verify_rate(rates: dict[str, Any], figure: str) -> dict:
     if not rates:
         return rate_cell(None, None)
     counts = rates.get("counts") or {}
@@ -200,8 +214,8 @@ def _verify_rate(rates: dict[str, Any] | None, figure: str) -> dict:
     return rate_cell(k, rates.get("n"))
 
 
-def _systems(run: Run, verify: Any, evaluation: Any) -> list[dict[str, str]]:
-    stored = (verify.data.get("systems") if verify else None) or {}
+def _systems(run: Run, verify: Any) -> list[dict[str, str]]:
+    stored = verify.systems if verify else {}
     out = []
     for side, title in (("before", "before: original system"), ("after", "after: repaired system")):
         repaired = side == "after"
@@ -211,7 +225,6 @@ def _systems(run: Run, verify: Any, evaluation: Any) -> list[dict[str, str]]:
             "policy": entry.get("policy") or run.policy_config(repaired=repaired).spec,
             "reward_model": entry.get("reward_model")
             or run.reward_model_config(repaired=repaired).spec,
-            "rm_threshold": entry.get("rm_threshold", ""),
         })
     return out
 
@@ -391,6 +404,7 @@ __all__ = [
     "missing_note",
     "rate_cell",
     "stage_status",
+    "stored_metrics",
     "stored_rate",
     "verification_probes",
 ]
