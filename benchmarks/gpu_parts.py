@@ -106,6 +106,7 @@ SIZES = {
         small_shape(128, 2, 8192),
         rm_pairs=32,
         rm_batch=8,
+        repeats=4,
         prompt_tokens=48,
         response_tokens=64,
         gen_prompts=16,
@@ -287,9 +288,12 @@ def time_rm_scoring(model: Any, tokenizer: Any, size: Size, dev: Device) -> dict
     }
 
 
-def duel(bare: Any, ours: Any, repeats: int, dev: Device) -> tuple[dict, dict]:
-    """Warm both up, then run them interleaved ``repeats`` times; best seconds and last outputs."""
-    outputs = {"bare": bare(), "ours": ours()}
+def duel(
+    bare: Any, ours: Any, repeats: int, dev: Device, warmup: Any = None
+) -> tuple[dict, dict]:
+    """Warm up (``warmup()``, else one run of each), then run both interleaved ``repeats`` times;
+    the best seconds of each and their last outputs."""
+    outputs = {"bare": bare(), "ours": ours()} if warmup is None else warmup()
     seconds: dict[str, list[float]] = {"bare": [], "ours": []}
     for _ in range(repeats):
         for name, run in (("bare", bare), ("ours", ours)):
@@ -311,7 +315,7 @@ def time_generation(model: Any, tokenizer: Any, size: Size, dev: Device) -> dict
     eos, pad = chat._eos_ids(), tokenizer.pad_token_id
     generated = [0]
 
-    def bare() -> list[str]:
+    def bare(convs: list = convs, new_tokens: int = size.gen_tokens) -> list[str]:
         ids = [tokenizer(chat.render(c), add_special_tokens=False)["input_ids"] for c in convs]
         order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
         answers, count = [""] * len(ids), 0
@@ -327,7 +331,7 @@ def time_generation(model: Any, tokenizer: Any, size: Size, dev: Device) -> dict
                 output = model.generate(
                     input_ids=input_ids.to(dev.name),
                     attention_mask=mask.to(dev.name),
-                    max_new_tokens=size.gen_tokens,
+                    max_new_tokens=new_tokens,
                     do_sample=False,
                     temperature=None,
                     top_p=None,
@@ -348,7 +352,11 @@ def time_generation(model: Any, tokenizer: Any, size: Size, dev: Device) -> dict
     def ours() -> list[str]:
         return chat.generate(convs, params)
 
-    best, answers = duel(bare, ours, max(1, size.repeats - 1), dev)
+    def warmup() -> dict[str, list[str]]:  # one batch of a few tokens each: kernels and caches
+        first, few = convs[: size.gen_batch], SamplingParams(max_new_tokens=4, temperature=0.0)
+        return {"bare": bare(first, 4), "ours": chat.generate(first, few)}
+
+    best, answers = duel(bare, ours, max(1, size.repeats - 1), dev, warmup)
     same = sum(a == b for a, b in zip(answers["bare"], answers["ours"], strict=True))
     tokens = generated[0]
     return {
@@ -463,6 +471,9 @@ def time_policy_step(
             "loss_logged": bool(losses),
             "mean_completion_tokens": lengths[-1] if lengths else None,
         }
+        if lengths and result.get("step_s"):  # GRPO: completion tokens per second of a step
+            tokens = lengths[-1] * config.batch_size * config.num_generations
+            result["completion_tokens_per_step_s"] = round(tokens / result["step_s"], 1)
     result.update(
         algorithm=algorithm,
         method=method,

@@ -196,8 +196,10 @@ def describe(name: str, r: dict[str, Any]) -> str:
     checkpointed = " (activation checkpointing)" if r.get("activation_checkpointing") else ""
     if r.get("oom"):
         return f"OUT OF MEMORY{checkpointed}{memory}"
+    rate = r.get("completion_tokens_per_step_s")
+    rate = "" if rate is None else f", {rate:.0f} completion tok/s"
     return (f"step {r['step_s']} s (first {r['first_step_s']} s, {r['steps']} steps, "
-            f"{r['sequences_per_step']} sequences){memory}{checkpointed}")
+            f"{r['sequences_per_step']} sequences{rate}){memory}{checkpointed}")
 
 
 class Report:

@@ -63,6 +63,7 @@ def test_the_pipeline_part_config_is_a_valid_run_config(tmp_path: Path) -> None:
         assert parsed.repair_policy.algorithm == "grpo"
 
 
+@pytest.mark.slow
 def test_the_oom_retry_settings_train_and_leave_the_policy_as_built() -> None:
     import torch
 
