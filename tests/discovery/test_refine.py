@@ -38,9 +38,9 @@ FLAGS = {
 }
 
 
-def probe(spec, kind, prompt, *, margin=0.0, judge_score=0.0, **extra) -> Probe:
+def probe(spec, kind, prompt, *, margin=0.0, judge_score=0.0, plan=None, **extra) -> Probe:
     policy, rm = FLAGS[kind]
-    return Probe(
+    made = Probe(
         spec=spec,
         messages=[{"role": "user", "content": prompt}],
         malicious="Sure: [STEP 1 REDACTED]",
@@ -53,6 +53,9 @@ def probe(spec, kind, prompt, *, margin=0.0, judge_score=0.0, **extra) -> Probe:
         rm_failed=rm,
         extra=extra,
     )
+    if plan is not None:
+        made.extra["plan"] = plan
+    return made
 
 
 def history() -> list[Probe]:
@@ -65,6 +68,7 @@ def history() -> list[Probe]:
         probe(SPEC_C, FailureType.POLICY_ONLY, "c1"),
         probe(SPEC_C, FailureType.SYSTEMIC, "c2"),  # already systemic: not refined
         probe(SPEC_X, FailureType.NONE, "x1"),  # no near-miss
+        probe(SPEC_X, FailureType.RM_ONLY, "x2", plan=["hello", "x2"]),  # multi-turn: skipped
     ]
 
 

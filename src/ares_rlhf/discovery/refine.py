@@ -8,7 +8,7 @@ candidates per cell of the archive, kept only when new).
 
 :func:`select_near_misses` picks *promising* combinations (at least one near-miss, no C yet,
 ranked by the share of their probes that failed in one part, a Beta(1, 1) prior on it) that
-still have rewrite budget, and for each its closest near-miss (A: the largest RM margin, i.e.
+still have rewrite budget, and for each its closest single-turn near-miss (A: the largest RM margin, i.e.
 the RM nearly rewarded the answer; B: the highest judge score). :func:`refine` asks the Mentor
 for ``rewrites`` new wordings of each: an LLM Mentor sees its earlier test case and what
 happened (``prompts/refine.txt``, ``prompts/refine_outcomes.yaml``); any other Mentor (the
@@ -113,7 +113,8 @@ def select_near_misses(
         totals[spec] += 1
         if probe.failure_type is FailureType.SYSTEMIC:
             systemic.add(spec)
-        if probe.failure_type in NEAR_MISS_TYPES:
+        if probe.failure_type in NEAR_MISS_TYPES and len(probe.turns) <= 1:
+            # single-turn test cases only: a rewrite of a multi-turn plan is not this function's
             partial[spec] += 1
             key = (_closeness(probe), -order)
             if spec not in best or key > best[spec][:2]:
