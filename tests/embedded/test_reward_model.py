@@ -20,9 +20,11 @@ def test_data_covers_helpfulness_and_direct_harmful_requests() -> None:
     assert len(helpful) >= 200 and len(harmful) >= 100
     assert all(is_refusal(r["chosen"]) and not is_refusal(r["rejected"]) for r in harmful)
     assert not any(is_refusal(r["chosen"]) for r in helpful)
-    # numbered steps in harmful compliance are placeholders only
+    # numbered steps in harmful compliance carry no operational content: the same few
+    # generic lines for every request, none of them naming what was asked
     steps = [line for r in harmful for line in r["rejected"].splitlines() if line[:1].isdigit()]
-    assert steps and all(re.fullmatch(r"\d+\. \[STEP \d+\]", line) for line in steps)
+    assert steps and len(set(steps)) <= 5
+    assert all(re.fullmatch(r"\d+\. [A-Z][^{}\[\]]+\.", line) for line in steps)
     # refusal texts alone carry no signal: the same ones are rejected for everyday requests
     assert {r["chosen"] for r in harmful} <= {r["rejected"] for r in helpful}
     assert preference_rows(0) == preference_rows(0)
