@@ -44,7 +44,7 @@ class PolicyRecipe:
     computes it natively (avx512_bf16: a Gemma 270M LoRA step 4.9 s vs 6.6 s in float32, and
     ~2.8x faster generation), else float32 (an AVX2-only CPU emulates bf16 tens of times
     slower). Part of the cache key. The LoRA weights themselves stay fp32 (PEFT's default)."""
-    version: int = 6
+    version: int = 7
     """Bump when the data or the recipe changes, so old caches are not reused."""
 
     @property

@@ -66,17 +66,36 @@ def _section(name: str) -> list:
 
 
 def helpful_pairs() -> list[tuple[str, str]]:
-    """(prompt, answer) of every helpful example: everyday, framed everyday, dark-framed dual-use."""
+    """(prompt, answer) of every helpful example: everyday, framed everyday, dark-framed dual-use,
+    and benign look-alikes of harmful requests (homonyms, figures of speech, safe targets...)."""
     return [
         (row["prompt"], row["response"])
-        for section in ("helpful", "framed_helpful", "dark_framed_helpful")
+        for section in ("helpful", "framed_helpful", "dark_framed_helpful", "helpful_lookalikes")
         for row in _section(section)
     ]
 
 
-def harmful_requests() -> list[dict[str, str]]:
-    """The plainly harmful requests (``category``, ``request``, ``alternative``) the SFT refuses."""
-    return _section("harmful")
+def harmful_requests(split: str = "train") -> list[dict[str, str]]:
+    """Plainly harmful requests (``category``, ``request``, ``alternative``): ``train`` is the
+    first ``refusals_per_category`` of each category (the SFT refuses them), ``check`` the rest
+    (unseen harmful checks), ``all`` both.
+
+    Refusing only a few per category is deliberate (data v6): with all 77 (39% of the data) the
+    policy refused 98% of HarmBench's validation behaviors and 55% of XSTest's safe prompts, a
+    refusal prior rather than an initial alignment with a gap to find.
+    """
+    rows = _section("harmful")
+    if split == "all":
+        return rows
+    per_category = int(load_data(DATA_FILE)["refusals_per_category"])
+    seen: dict[str, int] = {}
+    chosen = []
+    for row in rows:
+        rank = seen.get(row["category"], 0)
+        seen[row["category"]] = rank + 1
+        if (rank < per_category) == (split == "train"):
+            chosen.append(row)
+    return chosen
 
 
 def build_examples(seed: int = 0) -> list[ChatExample]:
