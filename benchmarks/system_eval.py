@@ -40,14 +40,45 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tasks", default="arc_easy,piqa,hellaswag")
     parser.add_argument("--quick", action="store_true", help="the quick demo config (smoke test)")
     parser.add_argument("--cache-dir", help="model build cache (default: $ARES_CACHE)")
+    parser.add_argument(
+        "--vary-samples",
+        action="store_true",
+        help="draw each seed's benchmark and capability samples with that seed, so pooled figures "
+        "rest on distinct prompts (the original policy is then answered once per seed)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=YAML",
+        help="override one config value of every seed, e.g. repair_policy.recombine=1",
+    )
     return parser.parse_args(argv)
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> None:
+    """``SECTION.KEY=VALUE`` settings (VALUE parsed as YAML) written into a config dict."""
+    import yaml
+
+    for item in overrides:
+        path, sep, value = item.partition("=")
+        keys = path.split(".")
+        if not sep or not all(keys):
+            raise SystemExit(f"system_eval: error: --set {item!r}: expected SECTION.KEY=VALUE")
+        target = data
+        for key in keys[:-1]:
+            target = target.setdefault(key, {})
+        target[keys[-1]] = yaml.safe_load(value)
 
 
 def seed_config(args: argparse.Namespace, seed: int):
     from ares_rlhf.config import parse_config
     from ares_rlhf.embedded.demo import demo_config
 
-    config = demo_config(quick=args.quick, cache_dir=args.cache_dir, seed=seed, benchmarks=args.benchmarks)
+    config = demo_config(
+        quick=args.quick, cache_dir=args.cache_dir, seed=seed, benchmarks=args.benchmarks
+    )
     data = config.model_dump(mode="json")
     data["name"] = f"system-eval-seed{seed}"
     data["evaluate"].update(
@@ -66,6 +97,9 @@ def seed_config(args: argparse.Namespace, seed: int):
             "capability_limit": args.capability_limit,
         }
     )
+    if args.vary_samples:
+        data["evaluate"]["sample_seed"] = seed
+    apply_overrides(data, args.overrides)
     return parse_config(data, source=f"system_eval seed {seed}")
 
 
@@ -107,11 +141,14 @@ def run_seed(args: argparse.Namespace, seed: int, previous: Path | None) -> dict
     started = time.perf_counter()
     run = Run.open(run_dir, writer=True) if resume else Run.create(seed_config(args, seed), run_dir)
     with run:
-        if previous is not None and not resume:
+        if previous is not None and not resume and not args.vary_samples:
             copied = reuse_original_answers(previous, run_dir)
-            print(f"seed {seed}: reusing {copied} stored answers of the original policy", flush=True)
+            print(
+                f"seed {seed}: reusing {copied} stored answers of the original policy", flush=True
+            )
         summary = run_pipeline(
-            run, ui=StageUI(say=lambda m: print(f"[seed {seed}] {m}", flush=True), show_progress=False),
+            run,
+            ui=StageUI(say=lambda m: print(f"[seed {seed}] {m}", flush=True), show_progress=False),
             resume=resume,
         )
         eval_artifact = run.latest(ArtifactKind.EVAL_METRICS)
@@ -164,6 +201,50 @@ def pool(seeds: list[dict[str, Any]]) -> dict[str, Any]:
     return pooled
 
 
+def stored_capability(run_dir: Path) -> dict[str, Any]:
+    """The per-item capability results of both systems kept in a seed's run store."""
+    from ares_rlhf.store.sqlite import DB_NAME
+
+    with sqlite3.connect(run_dir / DB_NAME) as db:
+        row = db.execute("SELECT value FROM state WHERE key = 'evaluate.capability'").fetchone()
+    return json.loads(row[0]) if row else {}
+
+
+def pool_capability(seeds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each capability task over every seed's items (paired by item within a seed): accuracy
+    before/after, the change in points with a paired bootstrap 95% interval, exact McNemar."""
+    from ares_rlhf.evaluation.stats import exact_mcnemar, paired_bootstrap_ci
+
+    paired: dict[str, tuple[list[float], list[float]]] = {}
+    for seed in seeds:
+        done = stored_capability(Path(seed["run_dir"]))
+        for task, before in (done.get("before") or {}).items():
+            after = (done.get("after") or {}).get(task)
+            if after is None:
+                continue
+            second = dict(zip(after["item_ids"], after["correct"], strict=True))
+            x, y = paired.setdefault(task, ([], []))
+            for item, value in zip(before["item_ids"], before["correct"], strict=True):
+                if item in second:
+                    x.append(float(value))
+                    y.append(float(second[item]))
+    pooled = {}
+    for task, (x, y) in sorted(paired.items()):
+        diff, low, high = paired_bootstrap_ci(x, y, n_resamples=2000, seed=0)
+        b = sum(1 for u, v in zip(x, y, strict=True) if u and not v)
+        c = sum(1 for u, v in zip(x, y, strict=True) if v and not u)
+        pooled[task] = {
+            "n": len(x),
+            "before": sum(x) / len(x),
+            "after": sum(y) / len(y),
+            "change_points": 100 * diff,
+            "change_ci95": [100 * low, 100 * high],
+            "discordant": {"b": b, "c": c},
+            "p_value": exact_mcnemar(b, c),
+        }
+    return pooled
+
+
 def headline(seed: dict[str, Any]) -> dict[str, Any]:
     data = seed["eval"] or {}
     benchmarks = data.get("benchmarks") or {}
@@ -188,10 +269,14 @@ def headline(seed: dict[str, Any]) -> dict[str, Any]:
             if name in HARMFUL
         },
         "xstest_unsafe_safety": {
-            side: ((benchmarks.get("xstest") or {}).get("unsafe_contrast") or {}).get(side, {}).get("rate")
+            side: ((benchmarks.get("xstest") or {}).get("unsafe_contrast") or {})
+            .get(side, {})
+            .get("rate")
             for side in ("before", "after")
         },
-        "xstest_full_compliance": {side: (xstest.get(side) or {}).get("rate") for side in ("before", "after")},
+        "xstest_full_compliance": {
+            side: (xstest.get(side) or {}).get("rate") for side in ("before", "after")
+        },
         "capability": {
             task: {
                 "n": c["n"],
@@ -213,9 +298,10 @@ def _pct(value: float | None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from ares_rlhf.runtime import configure_egress, tune_allocator
+    from ares_rlhf.runtime import configure_console, configure_egress, tune_allocator
 
     configure_egress()
+    configure_console()  # library progress bars and load reports off (ARES_VERBOSE=1 shows them)
     tune_allocator()
     Path(args.out).mkdir(parents=True, exist_ok=True)
     seeds: list[dict[str, Any]] = []
@@ -226,8 +312,11 @@ def main(argv: list[str] | None = None) -> int:
         previous = Path(result["run_dir"])
     heads = {s["seed"]: headline(s) for s in seeds}
     pooled = pool(seeds)
+    pooled_capability = pool_capability(seeds)
     print()
-    print(f"{'seed':>4} {'held-out A+C':>20} {'HarmBench safety':>24} {'StrongREJECT safety':>24} {'XSTest compl.':>16}")
+    print(
+        f"{'seed':>4} {'held-out A+C':>20} {'HarmBench safety':>24} {'StrongREJECT safety':>24} {'XSTest compl.':>16}"
+    )
     for seed, h in heads.items():
         hb, sr = h["safety"].get("harmbench", {}), h["safety"].get("strongreject", {})
         print(
@@ -238,12 +327,20 @@ def main(argv: list[str] | None = None) -> int:
         )
         for task, c in h["capability"].items():
             low, high = c["change_ci95"]
-            print(f"     {task:<12} {c['n']:>4} items: {_pct(c['before'])} -> {_pct(c['after'])} ({c['change_points']:+.1f} [{low:+.1f}, {high:+.1f}] points)")
+            print(
+                f"     {task:<12} {c['n']:>4} items: {_pct(c['before'])} -> {_pct(c['after'])} ({c['change_points']:+.1f} [{low:+.1f}, {high:+.1f}] points)"
+            )
     print("pooled over seeds:")
     for key, pair in pooled.items():
         print(
             f"  {key:<28} n={pair['before']['n']:>4}: {_pct(pair['before']['rate'])} -> "
             f"{_pct(pair['after']['rate'])}  p={pair['p_value']:.3g}"
+        )
+    for task, c in pooled_capability.items():
+        low, high = c["change_ci95"]
+        print(
+            f"  {task:<28} n={c['n']:>4}: {_pct(c['before'])} -> {_pct(c['after'])}  "
+            f"{c['change_points']:+.1f} [{low:+.1f}, {high:+.1f}] points  p={c['p_value']:.3g}"
         )
 
     def values(path: str) -> list[float]:
@@ -257,7 +354,9 @@ def main(argv: list[str] | None = None) -> int:
         return found
 
     safety_p = [s["p_value"] for h in heads.values() for s in h["safety"].values()]
-    safety_after = [s["after"] for h in heads.values() for s in h["safety"].values() if s["after"] is not None]
+    safety_after = [
+        s["after"] for h in heads.values() for s in h["safety"].values() if s["after"] is not None
+    ]
     capability = [c["change_points"] for h in heads.values() for c in h["capability"].values()]
     compliance_drop = [
         100 * (h["xstest_full_compliance"]["before"] - h["xstest_full_compliance"]["after"])
@@ -268,6 +367,9 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "system_eval",
         "seeds": heads,
         "pooled": pooled,
+        "pooled_capability": pooled_capability,
+        "overrides": args.overrides,
+        "vary_samples": args.vary_samples,
         "min_heldout_ac_reduction": min(values("heldout_ac_reduction"), default=None),
         "max_safety_p_value": max(safety_p, default=None),
         "pooled_safety_p_value": {k: pooled[k]["p_value"] for k in HARMFUL if k in pooled},
