@@ -9,7 +9,7 @@ done, e.g. ``training · loss 0.412``). What the libraries print themselves is s
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 if TYPE_CHECKING:
     from ares_rlhf.discovery.loop import DiscoveryProgress
@@ -67,25 +67,36 @@ class DiscoveryProgressBar:
             self._progress.stop()
 
 
-class CountProgress:
-    """A rich progress bar for ``progress(done, total, label)`` callbacks (evaluation, training).
-
-    One bar per label (a benchmark, a capability task, a system); counts and an ETA.
-    """
+class _TitledBars:
+    """A rich ``Progress`` titled ``TITLE: description``, started on enter when enabled."""
 
     def __init__(self, title: str, enabled: bool = True) -> None:
         self.title = title
         self.enabled = enabled
         self._progress = None
-        self._tasks: dict[str, int] = {}
 
-    def __enter__(self) -> CountProgress:
+    def __enter__(self) -> Self:
         if self.enabled:
             from rich.progress import Progress
 
             self._progress = Progress(*_columns(f"{self.title}: {{task.description}}"))
             self._progress.start()
         return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+class CountProgress(_TitledBars):
+    """A rich progress bar for ``progress(done, total, label)`` callbacks (evaluation, training).
+
+    One bar per label (a benchmark, a capability task, a system); counts and an ETA.
+    """
+
+    def __init__(self, title: str, enabled: bool = True) -> None:
+        super().__init__(title, enabled)
+        self._tasks: dict[str, int] = {}
 
     def update(self, done: int, total: int, label: str) -> None:
         if self._progress is None:
@@ -94,12 +105,8 @@ class CountProgress:
             self._tasks[label] = self._progress.add_task(label, total=total)
         self._progress.update(self._tasks[label], completed=done, total=total)
 
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
 
-
-class StageProgress:
+class StageProgress(_TitledBars):
     """One rich bar for a stage's ``progress(done, total, label)`` callbacks.
 
     The label is what the stage is doing now (``answering · before``, ``training · loss
@@ -107,19 +114,9 @@ class StageProgress:
     """
 
     def __init__(self, title: str, enabled: bool = True) -> None:
-        self.title = title
-        self.enabled = enabled
-        self._progress = None
+        super().__init__(title, enabled)
         self._task = None
         self._step: tuple[str, int] | None = None
-
-    def __enter__(self) -> StageProgress:
-        if self.enabled:
-            from rich.progress import Progress
-
-            self._progress = Progress(*_columns(f"{self.title}: {{task.description}}"))
-            self._progress.start()
-        return self
 
     def update(self, done: int, total: int, label: str) -> None:
         if self._progress is None:
@@ -131,10 +128,6 @@ class StageProgress:
             self._task = self._progress.add_task(label, total=total)
             self._step = step
         self._progress.update(self._task, completed=done, total=total, description=label)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
 
 
 __all__ = ["CountProgress", "DiscoveryProgressBar", "StageProgress"]
