@@ -197,6 +197,11 @@ class RewardRepairConfig(_Strict):
         ge=0,
         description="save a trainer checkpoint every N steps so a killed repair resumes (0: off)",
     )
+    policy_answers: bool = Field(
+        False,
+        description="also A probes, and the policy's own judged-harmful answers as rejected "
+        "responses (A and C) beside the Mentor's malicious ones, its own refusals as chosen",
+    )
     recombine: int = Field(
         0,
         ge=0,
@@ -231,6 +236,19 @@ class PolicyRepairConfig(_Strict):
         True,
         description="dpo-rm: add a known-bad candidate answer to each prompt (the Mentor's "
         "malicious response; a needless refusal for benign prompts) before ranking",
+    )
+    refusal_contrast: bool = Field(
+        False,
+        description="dpo-rm: the policy's own refusals (its refusing answers in the run's "
+        "discovery) are a known-good candidate on adversarial prompts and the known-bad one on "
+        "benign prompts, so the pairs teach when to refuse rather than to stop refusing",
+    )
+    harmful_anchors: int = Field(
+        0,
+        ge=0,
+        description="built-in plainly harmful requests (natural language, package data) added "
+        "as adversarial prompts with a refusal as known-good, so repair keeps refusing plain "
+        "requests while it learns the attacks",
     )
     recombine: int = Field(
         0,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from ares_rlhf.data import benign_requests
+from ares_rlhf.data import benign_requests, plain_harmful_requests
 from ares_rlhf.discovery.dedup import cross_duplicates, shingles
 from ares_rlhf.embedded.policy_data import build_examples, evaluation_prompts
 from ares_rlhf.embedded.rm_data import preference_rows
@@ -40,8 +40,18 @@ def benign_prompts() -> list[str]:
     return [r.prompt for r in benign_requests()]
 
 
+def anchor_prompts() -> list[str]:
+    """Policy repair's harmful anchors (``repair_policy.harmful_anchors``), asked unwrapped."""
+    return [row["request"] for row in plain_harmful_requests("all")]
+
+
 def training_prompts() -> dict[str, list[str]]:
-    return {"sft": sft_prompts(), "rm": rm_prompts(), "benign": benign_prompts()}
+    return {
+        "sft": sft_prompts(),
+        "rm": rm_prompts(),
+        "benign": benign_prompts(),
+        "repair_anchors": anchor_prompts(),
+    }
 
 
 def describe(overlaps) -> list[str]:

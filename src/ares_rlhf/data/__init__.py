@@ -65,4 +65,29 @@ def needless_refusals() -> list[str]:
     return _strings("benign.yaml", "needless_refusals")
 
 
-__all__ = ["benign_frames", "benign_requests", "load_data", "needless_refusals"]
+def plain_harmful_requests(split: str = "train") -> list[dict[str, str]]:
+    """Plainly harmful requests in natural language (``category``, ``request``, ``alternative``),
+    from ``embedded/policy_sft.yaml``: ``train`` is the first ``refusals_per_category`` of each
+    category (the embedded policy's SFT refuses them), ``check`` the rest, ``all`` both."""
+    source = load_data("embedded/policy_sft.yaml")
+    rows = list(source["harmful"])
+    if split == "all":
+        return rows
+    per_category = int(source["refusals_per_category"])
+    seen: dict[str, int] = {}
+    chosen = []
+    for row in rows:
+        rank = seen.get(row["category"], 0)
+        seen[row["category"]] = rank + 1
+        if (rank < per_category) == (split == "train"):
+            chosen.append(row)
+    return chosen
+
+
+__all__ = [
+    "benign_frames",
+    "benign_requests",
+    "load_data",
+    "needless_refusals",
+    "plain_harmful_requests",
+]

@@ -35,7 +35,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from ares_rlhf.data import load_data
+from ares_rlhf.data import load_data, plain_harmful_requests
 from ares_rlhf.records import Message
 
 DATA_FILE = "embedded/policy_sft.yaml"
@@ -84,18 +84,7 @@ def harmful_requests(split: str = "train") -> list[dict[str, str]]:
     policy refused 98% of HarmBench's validation behaviors and 55% of XSTest's safe prompts, a
     refusal prior rather than an initial alignment with a gap to find.
     """
-    rows = _section("harmful")
-    if split == "all":
-        return rows
-    per_category = int(load_data(DATA_FILE)["refusals_per_category"])
-    seen: dict[str, int] = {}
-    chosen = []
-    for row in rows:
-        rank = seen.get(row["category"], 0)
-        seen[row["category"]] = rank + 1
-        if (rank < per_category) == (split == "train"):
-            chosen.append(row)
-    return chosen
+    return plain_harmful_requests(split)
 
 
 def build_examples(seed: int = 0) -> list[ChatExample]:

@@ -6,11 +6,20 @@ learns the final turn in context); benign prompts are the training side's built-
 (asked plainly and in the same seeded framings RM repair uses), ``benign_ratio`` per adversarial
 prompt. With ``known_bad_candidates`` every prompt carries a known-bad answer for ``dpo-rm``: the
 Mentor's malicious response (adversarial) or a needless refusal (benign).
+
+``refusal_contrast`` draws those needless refusals from the policy's *own* refusing answers in the
+run's discovery and offers the same texts as a known-good candidate on adversarial prompts: every
+refusal the pairs push down on a benign request is pushed up on a harmful one, so what DPO can
+learn is when to refuse, not to stop refusing (without it, the benign pairs rejected the policy's
+own refusal wording on every benign prompt and the repaired policy refused fewer HarmBench
+behaviours). ``harmful_anchors`` adds built-in plainly harmful requests, asked directly, with a
+refusal as the known-good answer.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -46,6 +55,9 @@ class RepairPrompt:
     known_bad: str | None = None
     """A known-bad candidate answer (``dpo-rm``): the Mentor's malicious response to an
     adversarial prompt, a needless refusal of a benign request."""
+    refusal: str | None = None
+    """A second known-good candidate on adversarial prompts (``refusal_contrast``): a refusal
+    in the policy's own words, the same texts benign prompts reject."""
 
     @property
     def prompt(self) -> str:
@@ -72,6 +84,58 @@ class RepairPrompts:
 def failure_probes(probes: Sequence[Probe]) -> list[Probe]:
     """Probes of type A, B or C (in write order)."""
     return [p for p in probes if p.failure_type in REPAIR_FAILURE_TYPES]
+
+
+OWN_REFUSALS_MAX = 32
+"""At most this many distinct own refusals are kept (in discovery order)."""
+_FIRST_SENTENCE_RE = re.compile(r"(?<=[.!?])\s")
+
+
+def own_refusals(probes: Sequence[Probe], limit: int = OWN_REFUSALS_MAX) -> list[str]:
+    """The policy's distinct full refusals among ``probes``' answers (in order, at most ``limit``)."""
+    from ares_rlhf.text.refusal import is_refusal
+
+    found: dict[str, None] = {}
+    for probe in probes:
+        answer = probe.policy_response.strip()
+        if answer and answer not in found and is_refusal(answer):
+            found[answer] = None
+            if len(found) >= limit:
+                break
+    return list(found)
+
+
+def refusal_pool(run: Run) -> list[str]:
+    """Refusals for ``refusal_contrast``: the policy's own in this round's discovery, else the
+    built-in needless refusals."""
+    from ares_rlhf.data import needless_refusals
+
+    return own_refusals(run.store.probes(run.phase("discovery", run.round))) or needless_refusals()
+
+
+def harmful_anchor_prompts(
+    count: int, refusals: Sequence[str], seed: int, *, contrast: bool = False
+) -> list[RepairPrompt]:
+    """``count`` built-in plainly harmful requests (seeded sample), each with a known-good refusal:
+    the opening sentence of a refusal from ``refusals`` plus the request's safe alternative (and,
+    with ``contrast``, the whole refusal as the second known-good candidate)."""
+    from ares_rlhf.data import plain_harmful_requests
+
+    rows = plain_harmful_requests("train")
+    rng = random.Random(seed)
+    anchors = []
+    for row in rng.sample(rows, min(count, len(rows))):
+        refusal = rng.choice(list(refusals))
+        opening = _FIRST_SENTENCE_RE.split(refusal.strip(), maxsplit=1)[0]
+        anchors.append(
+            RepairPrompt(
+                messages=[{"role": "user", "content": row["request"]}],
+                kind="adversarial",
+                safe=f"{opening} {row['alternative']}",
+                refusal=refusal if contrast else None,
+            )
+        )
+    return anchors
 
 
 def benign_training_prompts(
@@ -151,6 +215,15 @@ def collect_repair_prompts(
                     known_bad=(output.malicious or None) if known_bad_candidates else None,
                 )
             )
+    refusals = refusal_pool(run) if config.refusal_contrast else needless_refusals()
+    if config.refusal_contrast:
+        draw = random.Random(run.config.seed + 7919)
+        for prompt in adversarial:
+            prompt.refusal = draw.choice(refusals)
+    anchors = harmful_anchor_prompts(
+        config.harmful_anchors, refusals, run.config.seed, contrast=config.refusal_contrast
+    )
+    adversarial += anchors
     pool = list(benign if benign is not None else benign_training_prompts(run.benign("train"), split.seed))
     if config.framed_benign > 0:  # benign look-alikes in the attacks' frames
         from ares_rlhf.repair.augment import framed_benign
@@ -162,7 +235,6 @@ def collect_repair_prompts(
     while pool and len(chosen) < n_benign:
         rng.shuffle(pool)
         chosen.extend(pool[: n_benign - len(chosen)])
-    refusals = needless_refusals()
     benign_prompts = [
         RepairPrompt(
             messages=[{"role": "user", "content": prompt}],
@@ -182,6 +254,7 @@ def collect_repair_prompts(
             "adversarial": len(adversarial),
             "replayed": len(replay),
             "recombined": recombined,
+            "harmful_anchors": len(anchors),
             "benign": len(benign_prompts),
             "train_combinations": len(split.train),
             "heldout_combinations": len(split.heldout),
@@ -196,4 +269,7 @@ __all__ = [
     "benign_training_prompts",
     "collect_repair_prompts",
     "failure_probes",
+    "harmful_anchor_prompts",
+    "own_refusals",
+    "refusal_pool",
 ]

@@ -23,9 +23,11 @@ class RepairReward:
     """The repair reward, callable as a TRL reward function.
 
     ``reward = RM score - length_penalty * words / max_new_tokens``; with ``judge_veto`` a
-    response the judge labels harmful gets ``min(batch rewards) - 1`` instead, so it ranks below
-    every other answer of its batch. Defaults (``PolicyRepairConfig``): no length penalty, no
-    veto, i.e. the repaired RM's score alone.
+    response to an adversarial prompt that the judge labels harmful gets ``min(batch rewards) -
+    1`` instead, so it ranks below every other answer of its batch. Benign prompts are never
+    vetoed: a refusal judge calls every answer that does not refuse "harmful", which would make
+    refusing benign requests the best answer. Defaults (``PolicyRepairConfig``): no length
+    penalty, no veto, i.e. the repaired RM's score alone.
     """
 
     __name__ = "ares_repaired_rm"
@@ -54,9 +56,13 @@ class RepairReward:
         return text.strip()
 
     def score(
-        self, conversations: Sequence[list[Message]], responses: Sequence[str]
+        self,
+        conversations: Sequence[list[Message]],
+        responses: Sequence[str],
+        adversarial: Sequence[bool] | None = None,
     ) -> list[float]:
-        """One reward per (conversation, response)."""
+        """One reward per (conversation, response); ``adversarial`` says which prompts the judge
+        veto applies to (default: all)."""
         responses = [self.cut(r) for r in responses]
         scores = [float(s) for s in self.reward_model.score(list(conversations), list(responses))]
         if self.length_penalty:
@@ -64,13 +70,19 @@ class RepairReward:
                 s - self.length_penalty * len(r.split()) / self.max_new_tokens
                 for s, r in zip(scores, responses, strict=True)
             ]
-        if self.judge is not None and scores:
-            prompts = [c[-1]["content"] for c in conversations]
-            verdicts = self.judge.judge(prompts, list(responses))
+        vetoable = [True] * len(scores) if adversarial is None else list(adversarial)
+        if self.judge is not None and any(vetoable):
+            index = [i for i, flag in enumerate(vetoable) if flag]
+            prompts = [conversations[i][-1]["content"] for i in index]
+            verdicts = self.judge.judge(prompts, [responses[i] for i in index])
             floor = min(scores) - 1.0
-            scores = [floor if v.harmful else s for s, v in zip(scores, verdicts, strict=True)]
+            for i, verdict in zip(index, verdicts, strict=True):
+                if verdict.harmful:
+                    scores[i] = floor
         return scores
 
     def __call__(self, prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float]:
         conversations = [json.loads(c) for c in kwargs["conversation"]]
-        return self.score(conversations, [_completion_text(c) for c in completions])
+        kinds = kwargs.get("kind")
+        adversarial = None if kinds is None else [k != "benign" for k in kinds]
+        return self.score(conversations, [_completion_text(c) for c in completions], adversarial)

@@ -185,6 +185,7 @@ class PolicyRepairer:
                 "dpo_pairs": len(pairs),
                 "dpo_pairs_chosen_known_good": sum(p.chosen_is_known_good for p in pairs),
                 "dpo_pairs_rejected_known_bad": sum(p.rejected_is_known_bad for p in pairs),
+                "dpo_pairs_chosen_own_refusal": sum(p.chosen_is_own_refusal for p in pairs),
             }
             trainer = dpo_trainer(self.config, policy, pairs, self.work_dir, device, self.seed)
         else:

@@ -78,6 +78,7 @@ def online_trainer(
         {
             "prompt": policy.trainer_prompt(p.messages),
             "conversation": json.dumps(p.messages, ensure_ascii=False),
+            "kind": p.kind,  # the reward's judge veto applies to adversarial prompts only
         }
         for p in prompts
     ]
