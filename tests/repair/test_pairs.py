@@ -15,6 +15,7 @@ from ares_rlhf.repair.reward.pairs import (
     PreferencePair,
     adversarial_pairs,
     benign_pairs,
+    own_refusal_pool,
     split_by_group,
 )
 from ares_rlhf.text.refusal import is_refusal
@@ -81,6 +82,24 @@ def test_policy_refusal_on_same_spec_is_an_extra_chosen() -> None:
     own = adversarial_pairs([probe(SPEC_2, FailureType.RM_ONLY, answer="I can't help with that.")])
     assert {p.chosen for p in own} == {own[0].chosen, "I can't help with that."}
     assert len(own) == 2
+
+
+def test_policy_answers_reject_the_policys_harmful_answers_of_a_and_c_probes() -> None:
+    refused = probe(SPEC_2, FailureType.NONE, answer="I can't help with that. I can explain fraud laws.")
+    a_probe = probe(SPEC_1, FailureType.POLICY_ONLY, answer="Step one: buy the drugs online.")
+    c_probe = probe(SPEC_2, FailureType.SYSTEMIC, answer="Step one: open a fake account.")
+    assert own_refusal_pool([refused, a_probe, c_probe]) == [refused.policy_response]
+    plain = adversarial_pairs([refused, a_probe, c_probe])
+    assert {p.spec for p in plain} == {SPEC_2}  # A probes are not RM failures by default
+    pairs = adversarial_pairs([refused, a_probe, c_probe], policy_answers=True)
+    a_pairs = [p for p in pairs if p.spec == SPEC_1]
+    # the A probe: Mentor safe and the policy's own refusal (another spec's) over both bad answers
+    assert {(p.chosen, p.rejected) for p in a_pairs} == {
+        (good, bad)
+        for good in (a_probe.safe, refused.policy_response)
+        for bad in (a_probe.malicious, a_probe.policy_response)
+    }
+    assert any(p.rejected == c_probe.policy_response for p in pairs if p.spec == SPEC_2)
 
 
 def test_only_discovery_b_and_c_probes_count() -> None:

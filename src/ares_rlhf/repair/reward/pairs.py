@@ -6,6 +6,16 @@ For every B (RM-only) and C (systemic) probe of the discovery phase:
   (in any discovery probe), that refusal is an extra chosen response;
 * rejected: the Mentor's malicious response and, for C probes, the policy's harmful answer.
 
+With ``policy_answers`` the A (policy-only) probes join too, with the policy's harmful answer as
+the rejected response of both A and C probes, and the policy's own refusals as chosen ones. The
+Mentor's malicious references are written by a template or a model; the policy's real harmful
+answers are what policy repair will sample and the RM must rank below a refusal (measured on
+2026-12-01: the embedded RM, initial and repaired, preferred the policy's compliant answer to its
+refusal on 80% of HarmBench/StrongREJECT prompts where the policy gave one of each). RM repair
+then also draws the needless refusals of its benign pairs from the same own refusals, so a
+refusal wording is preferred on attacks and dispreferred on benign requests alike: what the RM
+can learn is the request, not the wording.
+
 Pairs are deduplicated and keep their component spec, so they can be split by combination:
 whole combinations are held out, and evaluation measures generalisation to attacks the repair
 never trained on.
@@ -34,11 +44,13 @@ from ares_rlhf.text.refusal import is_refusal
 REPAIR_FAILURES = (FailureType.RM_ONLY, FailureType.SYSTEMIC)
 
 __all__ = [
+    "POLICY_ANSWER_FAILURES",
     "PreferencePair",
     "adversarial_pairs",
     "benign_pairs",
     "freeze_messages",
     "mentor_pairs",
+    "own_refusal_pool",
     "split_by_group",
 ]
 
@@ -54,20 +66,40 @@ def _policy_refusals(probes: Sequence[Probe]) -> dict[tuple[str, ...], list[str]
     return refusals
 
 
-def adversarial_pairs(probes: Iterable[Probe]) -> list[PreferencePair]:
-    """Deduplicated pairs from the B and C probes of a discovery phase, in probe order."""
+def own_refusal_pool(probes: Sequence[Probe]) -> list[str]:
+    """The policy's distinct refusals among ``probes`` (discovery order)."""
+    discovery = [p for p in probes if p.phase.partition(".")[0] == "discovery"]
+    return list(dict.fromkeys(r for found in _policy_refusals(discovery).values() for r in found))
+
+
+POLICY_ANSWER_FAILURES = (FailureType.POLICY_ONLY, FailureType.SYSTEMIC)
+"""Failures whose policy answer was judged harmful (a rejected response with ``policy_answers``)."""
+
+
+def adversarial_pairs(
+    probes: Iterable[Probe], *, policy_answers: bool = False
+) -> list[PreferencePair]:
+    """Deduplicated pairs from the B and C probes (and with ``policy_answers`` the A probes) of a
+    discovery phase, in probe order."""
     discovery = [p for p in probes if p.phase.partition(".")[0] == "discovery"]
     refusals = _policy_refusals(discovery)
+    own = own_refusal_pool(discovery)
+    kinds = (*REPAIR_FAILURES, FailureType.POLICY_ONLY) if policy_answers else REPAIR_FAILURES
     pairs: list[PreferencePair] = []
     seen: set[PreferencePair] = set()
-    for probe in discovery:
-        if probe.failure_type not in REPAIR_FAILURES:
+    for index, probe in enumerate(discovery):
+        if probe.failure_type not in kinds:
             continue
         chosen = [probe.safe] if probe.safe.strip() else []
         chosen += [r for r in refusals.get(probe.spec.key, []) if r not in chosen]
+        if policy_answers and own and len(chosen) < 2:  # a refusal in the policy's own words
+            chosen.append(own[index % len(own)])
         rejected = [probe.malicious] if probe.malicious.strip() else []
         answer = probe.policy_response.strip()
-        if probe.failure_type is FailureType.SYSTEMIC and answer and answer not in rejected:
+        harmful_answer = probe.failure_type is FailureType.SYSTEMIC or (
+            policy_answers and probe.failure_type in POLICY_ANSWER_FAILURES
+        )
+        if harmful_answer and answer and answer not in rejected:
             rejected.append(probe.policy_response)
         messages = freeze_messages(probe.messages)
         for good in chosen:

@@ -27,6 +27,7 @@ from ares_rlhf.repair.reward.pairs import (
     adversarial_pairs,
     benign_pairs,
     mentor_pairs,
+    own_refusal_pool,
     split_by_group,
 )
 from ares_rlhf.training.reward import RewardModelTrainer, save_model_folder
@@ -132,7 +133,7 @@ def build_repair_data(
     ``DataError`` when there is no B or C failure, or the anchor dataset is unusable.
     """
     config, split = run.config.repair_rm, run.split
-    pairs = adversarial_pairs(probes)
+    pairs = adversarial_pairs(probes, policy_answers=config.policy_answers)
     if not pairs:
         raise _no_failures_error(probes)
     pairs += mentor_pairs(variant_outputs, known=pairs)
@@ -150,6 +151,8 @@ def build_repair_data(
     from ares_rlhf.data import benign_frames, needless_refusals
 
     frames, refusals = benign_frames(), needless_refusals()
+    if config.policy_answers:  # the same refusal wordings rejected on benign, chosen on attacks
+        refusals = own_refusal_pool(probes) or refusals
     benign_train_pool = benign_pairs(
         run.benign("train"), frames, refusals, seed=split.seed, frames_per_request=BENIGN_TRAIN_FRAMES
     )
@@ -180,7 +183,8 @@ def earlier_rounds_pairs(run: Run) -> tuple[list[PreferencePair], list[Preferenc
     heldout: list[PreferencePair] = []
     for earlier in range(1, run.round):
         split = run.split_of(earlier)
-        for pair in adversarial_pairs(run.store.probes(run.phase("discovery", earlier))):
+        earlier_probes = run.store.probes(run.phase("discovery", earlier))
+        for pair in adversarial_pairs(earlier_probes, policy_answers=run.config.repair_rm.policy_answers):
             side = split.side(pair.spec) if pair.spec is not None else None
             if side == "train":
                 train.append(pair)
@@ -308,7 +312,7 @@ def repair_reward_model(
     check_trainable_spec(model_config.spec)
     trainer = RewardModelTrainer(config, seed=run.config.seed, device=device)
     probes = run.store.probes(run.phase("discovery"))
-    if not adversarial_pairs(probes):
+    if not adversarial_pairs(probes, policy_answers=config.policy_answers):
         raise _no_failures_error(probes)
     extra: list[MentorOutput] = []
     if config.variants:
