@@ -13,6 +13,26 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS_DIR = REPO_ROOT / "benchmarks"
+
+
+def _import_benchmark(name: str):
+    import importlib
+    import sys
+
+    before = list(sys.path)
+    try:
+        sys.path.insert(0, str(BENCHMARKS_DIR))
+        return importlib.import_module(name)
+    finally:
+        sys.path[:] = before
+
+
+@pytest.fixture(scope="session")
+def import_benchmark():
+    """``import_benchmark(NAME)``: the module ``benchmarks/NAME.py`` (benchmarks are scripts, not a
+    package)."""
+    return _import_benchmark
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import subprocess
 import sys
@@ -15,13 +14,6 @@ BENCHMARKS = REPO / "benchmarks"
 TIMED = ("rm_scoring", "generation", "grpo_lora", "dpo_lora", "grpo_full", "dpo_full")
 
 
-def _module(name: str):
-    before = list(sys.path)
-    try:
-        sys.path.insert(0, str(BENCHMARKS))
-        return importlib.import_module(name)
-    finally:
-        sys.path[:] = before
 
 
 @pytest.mark.slow
@@ -50,10 +42,10 @@ def test_the_gpu_check_runs_every_part_but_the_pipeline_on_cpu(tmp_path: Path) -
     assert figures["dpo_sampling"]["pairs"] >= 1
 
 
-def test_the_pipeline_part_config_is_a_valid_run_config(tmp_path: Path) -> None:
+def test_the_pipeline_part_config_is_a_valid_run_config(tmp_path: Path, import_benchmark) -> None:
     from ares_rlhf.config import parse_config
 
-    gpu_step, parts = _module("gpu_step"), _module("gpu_parts")
+    gpu_step, parts = import_benchmark("gpu_step"), import_benchmark("gpu_parts")
     for device in ("cpu", "cuda"):
         config = gpu_step.pipeline_config(
             tmp_path / "lm", tmp_path / "rm", parts.Device(device), "bfloat16", tmp_path / "runs"
@@ -64,13 +56,13 @@ def test_the_pipeline_part_config_is_a_valid_run_config(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_the_oom_retry_settings_train_and_leave_the_policy_as_built() -> None:
+def test_the_oom_retry_settings_train_and_leave_the_policy_as_built(import_benchmark) -> None:
     import torch
 
     from ares_rlhf.backends.hf import HFRewardModel
     from ares_rlhf.testing.tiny import train_tokenizer
 
-    parts = _module("gpu_parts")
+    parts = import_benchmark("gpu_parts")
     size, device, tokenizer = parts.SIZES["smoke"], parts.Device("cpu"), train_tokenizer()
     policy = parts.build_model(size.policy, tokenizer, device, torch.float32, reward=False)
     rm_model = parts.build_model(size.rm, tokenizer, device, torch.float32, reward=True)

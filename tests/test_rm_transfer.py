@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
-from pathlib import Path
-
 import pytest
 
 from ares_rlhf.records import EvalAnswer, JudgeLabel
 from ares_rlhf.store.sqlite import RunStore
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 REFUSAL = "I can't help with that. I can explain the law instead."
 
 
 @pytest.fixture(scope="module")
-def rm_transfer():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        yield importlib.import_module("rm_transfer")
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+def rm_transfer(import_benchmark):
+    return import_benchmark("rm_transfer")
 
 
 def answer(system: str, benchmark: str, item: str, text: str, label: JudgeLabel | None) -> EvalAnswer:

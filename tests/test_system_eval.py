@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import sqlite3
-import sys
 from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-
 
 @pytest.fixture(scope="module")
-def system_eval():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        yield importlib.import_module("system_eval")
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+def system_eval(import_benchmark):
+    return import_benchmark("system_eval")
 
 
 def test_overrides_reach_every_seed_config(system_eval) -> None:

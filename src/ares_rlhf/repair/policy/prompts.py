@@ -121,11 +121,11 @@ def harmful_anchor_prompts(
     with ``contrast``, the whole refusal as the second known-good candidate)."""
     from ares_rlhf.data import plain_harmful_requests
 
-    rows = plain_harmful_requests("train")
+    rows, refusals = plain_harmful_requests("train"), list(refusals)
     rng = random.Random(seed)
     anchors = []
     for row in rng.sample(rows, min(count, len(rows))):
-        refusal = rng.choice(list(refusals))
+        refusal = rng.choice(refusals)
         opening = _FIRST_SENTENCE_RE.split(refusal.strip(), maxsplit=1)[0]
         anchors.append(
             RepairPrompt(
