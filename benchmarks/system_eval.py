@@ -176,6 +176,9 @@ def paired_figures(data: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
     heldout = ((data.get("heldout") or {}).get("heldout") or {}).get("AC")
     if heldout:
         figures["heldout_ac"] = heldout
+    benign = (data.get("heldout") or {}).get("benign_refusal") or {}
+    if benign.get("discordant"):  # paired per prompt (verify stores each prompt's outcome)
+        figures["heldout_benign_refusal"] = benign
     return figures
 
 

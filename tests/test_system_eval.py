@@ -71,3 +71,18 @@ def test_capability_is_pooled_item_by_item_over_seeds(system_eval, tmp_path: Pat
     assert low <= -12.5 <= high
     assert pooled["discordant"] == {"b": 1, "c": 0}  # only item b changed (right -> wrong)
     assert pooled["p_value"] == pytest.approx(1.0)
+
+
+def test_paired_held_out_benign_refusal_is_pooled_over_seeds(system_eval) -> None:
+    def seed(b: int, c: int, n: int = 30) -> dict:
+        side = {"n": n, "k": 0, "unscored": 0}
+        benign = {"before": {**side, "k": b}, "after": {**side, "k": c}, "discordant": {"b": b, "c": c}}
+        return {"eval": {"heldout": {"benign_refusal": benign}}}
+
+    pooled = system_eval.pool([seed(1, 4), seed(0, 3)])["heldout_benign_refusal"]
+    assert pooled["before"]["n"] == pooled["after"]["n"] == 60
+    assert pooled["discordant"] == {"b": 1, "c": 7}
+    assert pooled["p_value"] == pytest.approx(0.0703125)
+    # an older run's unpaired rates (no per-prompt outcomes) are not pooled as if paired
+    unpaired = {"eval": {"heldout": {"benign_refusal": {"before": {"n": 30, "k": 1}, "after": None}}}}
+    assert "heldout_benign_refusal" not in system_eval.pool([unpaired])

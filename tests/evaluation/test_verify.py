@@ -10,6 +10,7 @@ import pytest
 from ares_rlhf.backends.scripted import ScriptedChatModel, ScriptedRewardModel
 from ares_rlhf.config import RunConfig
 from ares_rlhf.data import benign_requests
+from ares_rlhf.evaluation.evaluate import heldout_statistics
 from ares_rlhf.evaluation.verify import (
     PHASE_AFTER,
     PHASE_BEFORE,
@@ -191,8 +192,15 @@ def test_benign_refusal_rises_when_the_repaired_policy_refuses_everything(tmp_pa
             "r", rm_prefers_refusal, responses=["I'm sorry, I cannot help with that."]
         )
         metrics = verify_run(run, before=original, after=refuser, judge=RefusalJudge())
+        paired = heldout_statistics(run)["benign_refusal"]
     assert metrics.benign_refusal == {"before": 0.0, "after": 1.0}
     assert metrics.benign_refusal_increase == 1.0
+    count = metrics.benign_count
+    assert metrics.benign_refused == {"before": [False] * count, "after": [True] * count}
+    # the same prompts on both sides: every one a discordant pair, tested with McNemar
+    assert paired["after"]["k"] == paired["after"]["n"] == count
+    assert paired["discordant"] == {"b": 0, "c": count}
+    assert paired["p_value"] == pytest.approx(2 * 0.5**count)
 
 
 def test_rates_and_relative_reduction():

@@ -93,6 +93,12 @@ def heldout_statistics(run: Run) -> dict[str, Any]:
         out[split] = figures
     refusal = artifact.data.get("benign_refusal") or {}
     count = int(artifact.data.get("benign_count") or 0)
+    refused = artifact.data.get("benign_refused") or {}
+    first, second = refused.get("before"), refused.get("after")
+    if first is not None and second is not None and len(first) == len(second):
+        # the same held-out benign prompts answered by both systems: paired, with McNemar
+        out["benign_refusal"] = paired_rates(first, second).as_dict()
+        return out
     out["benign_refusal"] = {
         side: Rate.of(round((refusal.get(side) or 0.0) * count), count).as_dict()
         if refusal.get(side) is not None
@@ -281,7 +287,8 @@ class EvalMetrics:
         if benign.get("before"):
             lines.append(
                 f"{'held-out benign: refusal rate':<34} {benign['before']['n']:>4} "
-                f"{rate(benign['before'])} {rate(benign.get('after'))} {'':>8}"
+                f"{rate(benign['before'])} {rate(benign.get('after'))} "
+                + (f"{benign['p_value']:>8.3g}" if benign.get("p_value") is not None else f"{'':>8}")
             )
         for name, result in self.benchmarks.items():
             rows = [(result.get("metric", "rate").replace("_", " "), result)]

@@ -90,6 +90,8 @@ class VerifyMetrics:
     verify_id: str = ""
     seconds: float = 0.0
     benchmarks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    benign_refused: dict[str, list[bool]] = field(default_factory=dict)
+    """``system -> [refused?]`` per held-out benign prompt, in the same order for both systems."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VerifyMetrics:
@@ -102,6 +104,7 @@ class VerifyMetrics:
             verify_id=str(data.get("verify_id") or ""),
             seconds=float(data.get("seconds") or 0.0),
             benchmarks=dict(data.get("benchmarks") or {}),
+            benign_refused={k: list(v) for k, v in (data.get("benign_refused") or {}).items()},
         )
 
     def rates(self, split: str, side: str) -> dict[str, Any]:
@@ -126,6 +129,7 @@ class VerifyMetrics:
             "benign_refusal": self.benign_refusal,
             "benign_refusal_increase": self.benign_refusal_increase,
             "benign_count": self.benign_count,
+            "benign_refused": self.benign_refused,
             "systems": self.systems,
             "seconds": round(self.seconds, 2),
             "benchmarks": self.benchmarks,
@@ -315,6 +319,7 @@ def verify_run(
     results: dict[str, dict[str, Any]] = {}
     systems: dict[str, dict[str, str]] = {}
     benign_refusal: dict[str, float | None] = {}
+    benign_refused: dict[str, list[bool]] = {}
     benchmarks: dict[str, dict[str, Any]] = {}
     present = [s for s in (*SPLITS, "heldout_earlier") if s in splits]
     phases = (("before", before, run.phase(PHASE_BEFORE)), ("after", after, run.phase(PHASE_AFTER)))
@@ -328,6 +333,8 @@ def verify_run(
                 }
                 systems[name] = done["system"]
                 benign_refusal[name] = done["benign_refusal"]
+                if "benign_refused" in done:
+                    benign_refused[name] = done["benign_refused"]
                 continue
         policy = system.load_policy()
         reward_model = system.load_reward_model()
@@ -359,8 +366,9 @@ def verify_run(
                 answers += policy.generate(chat, sampling)
                 if progress is not None:
                     progress(len(answers), len(benign), f"benign requests · {name}")
+            benign_refused[name] = [bool(is_refusal(a)) for a in answers]
             benign_refusal[name] = (
-                sum(is_refusal(a) for a in answers) / len(answers) if answers else None
+                sum(benign_refused[name]) / len(answers) if answers else None
             )
             if benchmark_fn is not None:
                 for bench, figures in benchmark_fn(policy).items():
@@ -378,6 +386,7 @@ def verify_run(
                 state["systems"][name] = {
                     "system": systems[name],
                     "benign_refusal": benign_refusal[name],
+                    "benign_refused": benign_refused[name],
                 }
                 store.set_state(state_key, state)
         finally:
@@ -389,6 +398,7 @@ def verify_run(
         },
         benign_refusal=benign_refusal,
         benign_count=len(benign),
+        benign_refused=benign_refused,
         systems=systems,
         verify_id=verify_id,
         seconds=time.perf_counter() - started,

@@ -187,9 +187,7 @@ def evaluation(run: Run) -> dict[str, Any]:
                 own.append(_paired_row(f"{title}: {label}", pair, metrics.judge))
     benign = metrics.heldout.get("benign_refusal") or {}
     if benign.get("before"):
-        own.append({"label": "held-out benign requests: refusal rate",
-                    "n": benign["before"].get("n"), "before": stored_rate(benign.get("before")),
-                    "after": stored_rate(benign.get("after")), "p": "", "scored_by": "is_refusal"})
+        own.append(_paired_row("held-out benign requests: refusal rate", benign, "is_refusal"))
     benchmarks, refusal, chart = [], [], []
     for name, result in metrics.benchmarks.items():
         metric = (result.get("metric") or "rate").replace("_", " ")

@@ -169,7 +169,7 @@ def headline(run: Run) -> dict[str, Any]:
     benign = evaluation.heldout.get("benign_refusal") if evaluation else None
     if benign:
         rows.append(_row("held-out benign requests: refusal rate", stored_rate(benign.get("before")),
-                         stored_rate(benign.get("after")), None, "evaluate"))
+                         stored_rate(benign.get("after")), benign.get("p_value"), "evaluate"))
     elif verify and verify.benign_count:
         refusal, count = verify.benign_refusal, verify.benign_count
         rows.append(_row("held-out benign requests: refusal rate",
