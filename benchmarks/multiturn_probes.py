@@ -173,7 +173,14 @@ def main() -> int:
         result = repair_reward_model(run, progress=lambda m: console.print(f"  repair-rm: {m}"))
         repair_seconds = time.perf_counter() - start
         variants = compose_variants(run.mentor, probes, run.config.repair_rm.variants)
-        data = build_repair_data(run, probes, variant_outputs=variants)
+        recombined = []
+        if run.config.repair_rm.recombine:  # what repair added: the requests in other frames
+            from ares_rlhf.repair.augment import recombined_outputs
+
+            recombined = recombined_outputs(run, run.config.repair_rm.recombine)
+        data = build_repair_data(
+            run, probes, variant_outputs=variants, recombined_outputs=recombined
+        )
         assert data.counts() == result.counts, "the benchmark rebuilt other pairs than repair used"
 
         def subsets(pairs):
