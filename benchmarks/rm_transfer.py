@@ -134,9 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             for kind, found in pairs.items():
                 results[label][kind] = accuracy(reward_model, found)
         finally:
-            close = getattr(reward_model, "close", None)
-            if callable(close):
-                close()
+            reward_model.close()
     print(f"RM on the policy's real answers ({Path(args.run_dir).name})")
     print(f"{'RM':<15} {'set':<16} {'pairs':>5}  accuracy  95% CI")
     for label, kinds in results.items():
