@@ -30,3 +30,17 @@ def test_cli_entry_tunes_the_allocator(monkeypatch):
     with pytest.raises(SystemExit):
         cli.main(["config", "--help"])
     assert calls
+
+
+def test_ares_cpu_dtype_overrides_the_cpu_probe(monkeypatch) -> None:
+    from ares_rlhf.errors import ConfigError
+    from ares_rlhf.runtime import best_cpu_dtype, cpu_has_native_bf16
+
+    monkeypatch.delenv("ARES_CPU_DTYPE", raising=False)
+    assert best_cpu_dtype() == ("bfloat16" if cpu_has_native_bf16() else "float32")
+    for chosen in ("float32", "bfloat16"):
+        monkeypatch.setenv("ARES_CPU_DTYPE", chosen)
+        assert best_cpu_dtype() == chosen
+    monkeypatch.setenv("ARES_CPU_DTYPE", "fp16")
+    with pytest.raises(ConfigError, match="ARES_CPU_DTYPE='fp16'"):
+        best_cpu_dtype()

@@ -158,8 +158,23 @@ def cpu_has_native_bf16() -> bool:
     return False
 
 
+CPU_DTYPE_VARIABLE = "ARES_CPU_DTYPE"
+CPU_DTYPES = ("float32", "bfloat16")
+
+
 def best_cpu_dtype() -> str:
-    """``bfloat16`` on a CPU with native bf16, else ``float32``."""
+    """``bfloat16`` on a CPU with native bf16, else ``float32``; ``$ARES_CPU_DTYPE`` (``float32``
+    or ``bfloat16``) overrides the choice, e.g. to reproduce on an avx512_bf16 CPU the figures
+    an AVX2-only CPU measured (the embedded policy's build and answers differ between the two)."""
+    chosen = os.environ.get(CPU_DTYPE_VARIABLE, "").strip()
+    if chosen:
+        if chosen not in CPU_DTYPES:
+            from ares_rlhf.errors import ConfigError
+
+            raise ConfigError(
+                f"${CPU_DTYPE_VARIABLE}={chosen!r}: expected one of {', '.join(CPU_DTYPES)}"
+            )
+        return chosen
     return "bfloat16" if cpu_has_native_bf16() else "float32"
 
 

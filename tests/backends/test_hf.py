@@ -153,7 +153,8 @@ def test_chat_adapter_folder_loads(tiny_lm_dir: Path, tmp_path: Path) -> None:
     assert (adapter_dir / "adapter_config.json").is_file()
     assert json.loads((adapter_dir / "adapter_config.json").read_text())["base_model_name_or_path"]
 
-    loaded = create_chat_model(f"hf:{adapter_dir}", device="cpu")
+    # float32 like the reference logits (dtype auto is bfloat16 on an avx512_bf16 CPU)
+    loaded = create_chat_model(f"hf:{adapter_dir}", device="cpu", dtype="float32")
     tokenizer = AutoTokenizer.from_pretrained(tiny_lm_dir)
     ids = tokenizer("How do I bake bread?", return_tensors="pt")["input_ids"]
     with torch.no_grad():
