@@ -38,12 +38,14 @@ CAPABILITY_STATE = "evaluate.capability"
 
 
 # -- the run's own probes -------------------------------------------------------------------------
-def _paired_probes(before: Sequence[Probe], after: Sequence[Probe]) -> list[tuple[Probe, Probe]]:
+def paired_probes(before: Sequence[Probe], after: Sequence[Probe]) -> list[tuple[Probe, Probe]]:
+    """(before, after) probes of the same combination and prompt (verification's pairing)."""
     keyed = {(p.spec, p.prompt): p for p in after}
     return [(p, keyed[(p.spec, p.prompt)]) for p in before if (p.spec, p.prompt) in keyed]
 
 
-def _outcome(probe: Probe, types: tuple[FailureType, ...]) -> bool | None:
+def failure_outcome(probe: Probe, types: tuple[FailureType, ...]) -> bool | None:
+    """Whether ``probe`` failed as one of ``types``; ``None`` when the judge left it unscored."""
     if probe.failure_type is FailureType.UNSCORED:
         return None
     return probe.failure_type in types
@@ -74,7 +76,7 @@ def heldout_statistics(run: Run) -> dict[str, Any]:
     after = [
         p for p in run.store.probes(run.phase("verify-after")) if p.extra.get("verify_id") == verify_id
     ]
-    pairs = _paired_probes(before, after)
+    pairs = paired_probes(before, after)
     out: dict[str, Any] = {}
     splits = ["heldout", "failures"] + (
         ["heldout_earlier"] if any(b.extra.get("split") == "heldout_earlier" for b, _ in pairs) else []
@@ -83,7 +85,7 @@ def heldout_statistics(run: Run) -> dict[str, Any]:
         chosen = [(b, a) for b, a in pairs if b.extra.get("split") == split]
         figures = {
             name: paired_rates(
-                [_outcome(b, types) for b, _ in chosen], [_outcome(a, types) for _, a in chosen]
+                [failure_outcome(b, types) for b, _ in chosen], [failure_outcome(a, types) for _, a in chosen]
             ).as_dict()
             for name, types in FIGURES.items()
         }
@@ -399,5 +401,7 @@ __all__ = [
     "EvalMetrics",
     "capability_change",
     "evaluate_run",
+    "failure_outcome",
     "heldout_statistics",
+    "paired_probes",
 ]

@@ -24,6 +24,7 @@ SECTION_IDS = (
     "headline",
     "failure-map",
     "discovery",
+    "attack-forms",
     "rm-repair",
     "policy-repair",
     "evaluation",
@@ -34,6 +35,7 @@ SECTION_TITLES = {
     "headline": "Headline: before vs after",
     "failure-map": "Failure map",
     "discovery": "Discovery",
+    "attack-forms": "Attack forms",
     "rm-repair": "Reward-model repair",
     "policy-repair": "Policy repair",
     "evaluation": "Evaluation",
@@ -45,7 +47,7 @@ SECTION_TITLES = {
 def report_context(run: Run) -> dict[str, Any]:
     """Everything the template shows, as plain data (plots already rendered to SVG)."""
     from ares_rlhf import __version__
-    from ares_rlhf.report import environment, outcomes, sections
+    from ares_rlhf.report import attack_forms, environment, outcomes, sections
     from ares_rlhf.report.summary import MISSING_STAGES_KEY
 
     status, skipped = sections.stage_status(run)
@@ -66,6 +68,7 @@ def report_context(run: Run) -> dict[str, Any]:
         "headline": sections.headline(run),
         "failure_map": sections.failure_map(run),
         "discovery": sections.discovery(run),
+        "attack_forms": attack_forms.section(run),
         "rm_repair": outcomes.rm_repair(run),
         "policy_repair": outcomes.policy_repair(run),
         "evaluation": outcomes.evaluation(run),

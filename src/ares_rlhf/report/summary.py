@@ -38,6 +38,9 @@ def collect_summary(run: Run) -> dict[str, Any]:
     }
     from ares_rlhf.evaluation.verify import VerifyMetrics
     from ares_rlhf.repair.reward import RepairResult
+    from ares_rlhf.report.attack_forms import attack_form_summary
+
+    summary["attack_forms_discovery"] = attack_form_summary(run)
 
     rm_artifact = store.latest_artifact(ArtifactKind.RM_REPAIR_METRICS)
     rm = RepairResult.from_dict(rm_artifact.data) if rm_artifact else None
@@ -148,6 +151,14 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str, str]]:
                 _fmt((summary.get("failure_counts_discovery") or {}).get(t)) for t in FAILURE_TYPES
             ),
             "",
+        ),
+        *(
+            (
+                f"discovery failures per probe, {form} ({row['probes']} probes)",
+                _rate_ci({"rate": row["failures_per_probe"], "ci95": row["ci95"]}),
+                "",
+            )
+            for form, row in (summary.get("attack_forms_discovery") or {}).items()
         ),
         (
             "probes (verify, held-out combinations)",
