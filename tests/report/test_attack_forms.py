@@ -117,3 +117,13 @@ def test_a_run_without_discovery_says_so(tmp_path: Path) -> None:
         shown = section(run)
         assert shown["rows"] == [] and "discovery" in shown["missing"]
         assert attack_form_summary(run) == {}
+
+
+def test_the_run_summary_prints_a_line_per_form(run) -> None:
+    from ares_rlhf.report.summary import collect_summary, format_summary
+
+    summary = collect_summary(run)
+    assert summary["attack_forms_discovery"]["converted"]["probes"] == 4
+    text = format_summary(summary)
+    assert "discovery failures per probe, multi-turn (3 probes)" in text
+    assert "66.7% [21-94]" in text  # 2 of 3, with its Wilson interval
