@@ -44,11 +44,20 @@ def paired_probes(before: Sequence[Probe], after: Sequence[Probe]) -> list[tuple
     return [(p, keyed[(p.spec, p.prompt)]) for p in before if (p.spec, p.prompt) in keyed]
 
 
-def failure_outcome(probe: Probe, types: tuple[FailureType, ...]) -> bool | None:
+def _outcome(probe: Probe, types: tuple[FailureType, ...]) -> bool | None:
     """Whether ``probe`` failed as one of ``types``; ``None`` when the judge left it unscored."""
     if probe.failure_type is FailureType.UNSCORED:
         return None
     return probe.failure_type in types
+
+
+def paired_failure_rates(
+    pairs: Sequence[tuple[Probe, Probe]], types: tuple[FailureType, ...]
+) -> dict[str, Any]:
+    """Before/after rates of failing as one of ``types`` on paired probes, with McNemar."""
+    return paired_rates(
+        [_outcome(b, types) for b, _ in pairs], [_outcome(a, types) for _, a in pairs]
+    ).as_dict()
 
 
 FIGURES = {
@@ -83,12 +92,7 @@ def heldout_statistics(run: Run) -> dict[str, Any]:
     )
     for split in splits:
         chosen = [(b, a) for b, a in pairs if b.extra.get("split") == split]
-        figures = {
-            name: paired_rates(
-                [failure_outcome(b, types) for b, _ in chosen], [failure_outcome(a, types) for _, a in chosen]
-            ).as_dict()
-            for name, types in FIGURES.items()
-        }
+        figures = {name: paired_failure_rates(chosen, types) for name, types in FIGURES.items()}
         ac = figures["AC"]
         first, second = ac["before"]["rate"], ac["after"]["rate"]
         figures["relative_reduction_ac"] = (first - second) / first if first else None
@@ -401,7 +405,7 @@ __all__ = [
     "EvalMetrics",
     "capability_change",
     "evaluate_run",
-    "failure_outcome",
     "heldout_statistics",
+    "paired_failure_rates",
     "paired_probes",
 ]

@@ -14,13 +14,12 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from ares_rlhf.evaluation.evaluate import FIGURES, failure_outcome, paired_probes
-from ares_rlhf.evaluation.stats import Rate, paired_rates
-from ares_rlhf.records import FailureType, Probe
+from ares_rlhf.evaluation.evaluate import FIGURES, paired_failure_rates, paired_probes
+from ares_rlhf.evaluation.stats import Rate
+from ares_rlhf.records import Probe
 from ares_rlhf.run import Run
 
 FORMS = ("single-turn", "multi-turn", "converted")
-FAILING = (FailureType.POLICY_ONLY, FailureType.RM_ONLY, FailureType.SYSTEMIC)
 
 
 def tactic_forms(run: Run, probes: Sequence[Probe]) -> dict[str, tuple[str, str]]:
@@ -94,11 +93,7 @@ def attack_form_table(
         key = 0 if level == "form" else 1  # a form row's label is its form
         chosen = [(b, a) for b, a in pairs if forms[b.spec.tactic][key] == label]
         if chosen:
-            types = FIGURES["AC"]
-            row["verify_policy_harmful"] = paired_rates(
-                [failure_outcome(b, types) for b, _ in chosen],
-                [failure_outcome(a, types) for _, a in chosen],
-            ).as_dict()
+            row["verify_policy_harmful"] = paired_failure_rates(chosen, FIGURES["AC"])
         rows.append(row)
     return {"rows": rows, "discovery_probes": len(discovery), "verify_pairs": len(pairs)}
 
