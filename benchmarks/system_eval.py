@@ -122,7 +122,8 @@ def reuse_original_answers(source: Path, target: Path) -> int:
         state = src.execute("SELECT value FROM state WHERE key = 'evaluate.capability'").fetchone()
         if state is not None:
             done = json.loads(state[0])
-            keep = json.dumps({"before": done.get("before", {})})
+            ids = {k: v for k, v in (done.get("policy_ids") or {}).items() if k == "before"}
+            keep = json.dumps({"before": done.get("before", {}), "policy_ids": ids})
             dst.execute(
                 "INSERT INTO state VALUES ('evaluate.capability', ?, ?) ON CONFLICT(key) "
                 "DO UPDATE SET value=excluded.value",

@@ -111,6 +111,33 @@ def test_a_rerun_reuses_every_finished_part(repaired_run, monkeypatch) -> None:
     assert set(again.capability) == {"arc_easy", "piqa"}
 
 
+def test_a_repair_run_again_is_evaluated_again_not_taken_from_the_earlier_one(
+    repaired_run, tiny_lm_dir, monkeypatch
+) -> None:
+    import ares_rlhf.evaluation.capability as capability
+
+    evaluate_run(repaired_run)
+    original = capability.evaluate_capability
+    evaluated: list[str] = []
+
+    def spy(model, tasks, *args, **kwargs):
+        evaluated.append(model.spec)
+        return original(model, tasks, *args, **kwargs)
+
+    monkeypatch.setattr(capability, "evaluate_capability", spy)
+    # policy repair run again: a new checkpoint in the same folder, a new artifact
+    checkpoint = repaired_run.run_dir / "checkpoints" / "policy-repaired"
+    shutil.rmtree(checkpoint)
+    shutil.copytree(tiny_lm_dir, checkpoint)
+    repaired_run.record(ArtifactKind.POLICY_CHECKPOINT, path=checkpoint)
+    evaluate_run(repaired_run)
+    assert evaluated == [f"hf:{checkpoint}"]  # the repaired policy again, the original reused
+    store = repaired_run.store
+    after_ids = {a.policy_id for a in store.eval_answers(system="after")}
+    before_ids = {a.policy_id for a in store.eval_answers(system="before")}
+    assert len(after_ids) == 2 and len(before_ids) == 1
+
+
 def test_capability_change_pairs_items_and_bootstraps_the_difference() -> None:
     before = {"item_ids": ["a", "b", "c", "d"], "correct": [1, 0, 0, 1], "metric": "acc", "num_fewshot": 0}
     after = {"item_ids": ["d", "c", "b", "a"], "correct": [1, 1, 0, 1], "metric": "acc", "num_fewshot": 0}

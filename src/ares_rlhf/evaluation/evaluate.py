@@ -163,10 +163,23 @@ def capability_change(
     )
 
 
+def policy_id(run: Run, config: Any, at_round_start: bool) -> str:
+    """What names a policy's stored answers and capability results: its config fingerprint and,
+    for a repaired checkpoint, the artifact that recorded it. A repair run again writes its
+    checkpoint to the same folder; its answers must not be taken for the earlier one's."""
+    from ares_rlhf.evaluation.safety import policy_fingerprint
+
+    before_round = run.round if at_round_start else None
+    artifact = run.latest(ArtifactKind.POLICY_CHECKPOINT, before_round=before_round)
+    fingerprint = policy_fingerprint(config)
+    return fingerprint if artifact is None else f"{fingerprint}@artifact-{artifact.id}"
+
+
 def _capability(
-    run: Run, systems: dict[str, Any], progress: Progress | None
+    run: Run, systems: dict[str, Any], policy_ids: dict[str, str], progress: Progress | None
 ) -> dict[str, CapabilityChange]:
-    """Each configured task for both systems (finished tasks are reused from the run store)."""
+    """Each configured task for both systems (finished tasks are reused from the run store while
+    the system is the same policy: ``policy_ids``, see :func:`policy_id`)."""
     from ares_rlhf.evaluation.capability import evaluate_capability
     from ares_rlhf.evaluation.capability.data import available_tasks
 
@@ -181,6 +194,11 @@ def _capability(
         raise DataError(f"{folder}: no files for capability task(s) {', '.join(missing)}")
     state_key = run.key(CAPABILITY_STATE)
     done = run.store.get_state(state_key) or {}
+    stored_ids = done.setdefault("policy_ids", {})
+    for name in systems:
+        if stored_ids.get(name, policy_ids[name]) != policy_ids[name]:
+            done.pop(name, None)  # another policy's results (the repair was run again)
+        stored_ids[name] = policy_ids[name]
     for name, model_config in systems.items():
         todo = [t for t in tasks if t not in done.get(name, {})]
         if not todo:
@@ -340,12 +358,13 @@ def evaluate_run(run: Run, *, progress: Progress | None = None) -> EvalMetrics:
     heldout = heldout_statistics(run)
     # "before": the policy the round started from (round 1: the configured one)
     original, repaired = run.policy_config(at_round_start=True), run.policy_config()
+    policy_ids = {"before": policy_id(run, original, True), "after": policy_id(run, repaired, False)}
     judge = run.judge
     benchmarks: dict[str, Any] = {}
     folder = config.benchmarks_dir
     if folder is not None:
         from ares_rlhf.evaluation.benchmarks import load_benchmark_suite
-        from ares_rlhf.evaluation.safety import PolicySystem, evaluate_safety, policy_fingerprint
+        from ares_rlhf.evaluation.safety import PolicySystem, evaluate_safety
 
         suite = load_benchmark_suite(
             folder,
@@ -373,11 +392,9 @@ def evaluate_run(run: Run, *, progress: Progress | None = None) -> EvalMetrics:
         safety = evaluate_safety(
             run.store,
             before=PolicySystem(
-                "before", lambda: chat_model_from_config(original), policy_fingerprint(original)
+                "before", lambda: chat_model_from_config(original), policy_ids["before"]
             ),
-            after=PolicySystem(
-                "after", lambda: chat_model_from_config(repaired), policy_fingerprint(repaired)
-            ),
+            after=PolicySystem("after", lambda: chat_model_from_config(repaired), policy_ids["after"]),
             judge=judge,
             suite=suite,
             sampling=sampling,
@@ -386,7 +403,7 @@ def evaluate_run(run: Run, *, progress: Progress | None = None) -> EvalMetrics:
             batch_size=generation.batch_size,
         )
         benchmarks = safety.as_dict()["benchmarks"]
-    capability = _capability(run, {"before": original, "after": repaired}, progress)
+    capability = _capability(run, {"before": original, "after": repaired}, policy_ids, progress)
     metrics = EvalMetrics(
         judge=getattr(judge, "judge_id", "") or type(judge).__name__,
         heldout=heldout,
@@ -408,4 +425,5 @@ __all__ = [
     "heldout_statistics",
     "paired_failure_rates",
     "paired_probes",
+    "policy_id",
 ]
