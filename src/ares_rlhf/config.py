@@ -243,6 +243,12 @@ class PolicyRepairConfig(_Strict):
         "discovery) are a known-good candidate on adversarial prompts and the known-bad one on "
         "benign prompts, so the pairs teach when to refuse rather than to stop refusing",
     )
+    refusal_balance: bool = Field(
+        False,
+        description="dpo-rm: train on as many pairs that raise a refusal (refusal chosen) as "
+        "pairs that lower one (refusal rejected), so a global shift of the propensity to refuse "
+        "earns nothing",
+    )
     harmful_anchors: int = Field(
         0,
         ge=0,

@@ -357,3 +357,19 @@ def test_dpo_rm_adds_a_chosen_nll_loss_when_weighted(tiny_run):
     assert list(trainer.args.loss_type) == ["sigmoid", "sft"]
     assert list(trainer.args.loss_weights) == [1.0, 0.5]
     trainer.train()  # TRL accepts the combined loss
+
+
+def test_refusal_balance_trains_on_as_many_pairs_raising_a_refusal_as_lowering_one(tiny_run):
+    from ares_rlhf.repair.policy import PolicyRepairer
+    from ares_rlhf.repair.policy.balance import LOWERS, RAISES, refusal_direction
+
+    tiny_run.override("repair_policy", FAST.model_dump() | {"steps": 4, "refusal_balance": True})
+    repairer = PolicyRepairer(tiny_run)
+    repairer.run()
+    directions = [refusal_direction(p) for p in repairer.pairs]
+    assert directions.count(RAISES) == directions.count(LOWERS)
+    data = tiny_run.latest(ArtifactKind.POLICY_CHECKPOINT).data
+    assert data["dpo_pairs_trained"] == len(repairer.pairs) <= 4 * FAST.batch_size
+    sides = data["dpo_pairs_raising_refusal"], data["dpo_pairs_lowering_refusal"]
+    assert directions.count(RAISES) == min(*sides, 4 * FAST.batch_size // 2)
+    assert sum(sides) + data["dpo_pairs_neutral"] == data["dpo_pairs"]

@@ -33,6 +33,7 @@ from ares_rlhf.config import ModelConfig, PolicyConfig
 from ares_rlhf.errors import ConfigError, DataError
 from ares_rlhf.judges.base import HarmJudge
 from ares_rlhf.records import ArtifactKind
+from ares_rlhf.repair.policy.balance import balance_refusal_pairs
 from ares_rlhf.repair.policy.loading import load_trainable_policy, resolve_device
 from ares_rlhf.repair.policy.prompts import RepairPrompts, collect_repair_prompts
 from ares_rlhf.repair.policy.ranking import RankedPair, build_preference_pairs
@@ -180,13 +181,19 @@ class PolicyRepairer:
             pairs = self._ranked_pairs(policy, reward, prompts)
             if not pairs:
                 raise DataError("dpo-rm: every prompt's candidates scored the same; no pairs to train")
-            self.pairs = pairs
             self._extra_counts = {
                 "dpo_pairs": len(pairs),
                 "dpo_pairs_chosen_known_good": sum(p.chosen_is_known_good for p in pairs),
                 "dpo_pairs_rejected_known_bad": sum(p.rejected_is_known_bad for p in pairs),
                 "dpo_pairs_chosen_own_refusal": sum(p.chosen_is_own_refusal for p in pairs),
             }
+            if self.config.refusal_balance:
+                consumed = self.config.steps * self.config.batch_size
+                pairs, balance = balance_refusal_pairs(pairs, consumed, self.seed)
+                if not pairs:
+                    raise DataError("dpo-rm: refusal_balance left no pairs to train")
+                self._extra_counts.update(balance)
+            self.pairs = pairs
             trainer = dpo_trainer(self.config, policy, pairs, self.work_dir, device, self.seed)
         else:
             trainer = online_trainer(
