@@ -1,0 +1,192 @@
+"""A policy-repair variant on a finished run: the same discovery and repaired RM, another recipe.
+
+Copies a finished run folder (e.g. one seed of ``benchmarks/system_eval.py``), writes the
+``--set`` overrides into the copy's config, and reruns policy repair, verify and evaluate there
+(the builds, discovery and RM repair are kept; the original policy's stored benchmark answers and
+capability results are reused, the repaired ones are not). Prints, per figure, the original
+system, the source run's repaired system and the variant's, with Wilson intervals, McNemar
+against the original, and for HarmBench/StrongREJECT McNemar of the variant against the source's
+repair on the same prompts; then one JSON line.
+
+    python benchmarks/policy_variant.py --source runs/seed0 --out runs/seed0-balance \\
+        --set repair_policy.refusal_balance=true
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+from system_eval import (
+    HARMFUL,
+    apply_overrides,
+    paired_figures,
+    pool_capability,
+)
+
+RERUN = ("repair_policy", "verify", "evaluate")
+KEEP_OUT = ("policy-repaired", "policy-repaired.work", "policy-repaired.partial", "report.html")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--source", required=True, help="a finished run folder")
+    parser.add_argument("--out", required=True, help="the variant's run folder (a copy)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=YAML",
+        help="config value of the variant, e.g. repair_policy.refusal_balance=true",
+    )
+    return parser.parse_args(argv)
+
+
+def prepare_copy(source: Path, out: Path, overrides: list[str]) -> None:
+    """The source run copied without its repaired policy and what was measured on it."""
+    from ares_rlhf.config import config_to_yaml, parse_config
+    from ares_rlhf.pipeline import PipelineRecord
+    from ares_rlhf.run import CONFIG_FILE, Run
+    from ares_rlhf.store.sqlite import DB_NAME
+
+    shutil.copytree(source, out, ignore=shutil.ignore_patterns(*KEEP_OUT))
+    with sqlite3.connect(out / DB_NAME) as db:
+        (stored,) = db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+        data = json.loads(stored)
+        apply_overrides(data, overrides)
+        config = parse_config(data, source=f"{out} (variant config)")  # checked before it is kept
+        db.execute("UPDATE meta SET value = ? WHERE key = 'config'", (json.dumps(data),))
+        db.execute("DELETE FROM eval_answers WHERE system = 'after'")
+        row = db.execute("SELECT value FROM state WHERE key = 'evaluate.capability'").fetchone()
+        if row is not None:
+            done = json.loads(row[0])
+            kept = {"before": done.get("before", {})}
+            if "before" in (done.get("policy_ids") or {}):
+                kept["policy_ids"] = {"before": done["policy_ids"]["before"]}
+            db.execute(
+                "UPDATE state SET value = ? WHERE key = 'evaluate.capability'", (json.dumps(kept),)
+            )
+    (out / CONFIG_FILE).write_text(config_to_yaml(config), encoding="utf-8")
+    with Run.open(out, writer=True) as run:
+        record = PipelineRecord.load(run)
+        for stage in RERUN:
+            record.status.pop(stage, None)
+            record.seconds.pop(stage, None)
+        record.save(run)
+
+
+def after_outcomes(run_dir: Path, benchmark: str) -> dict[str, bool | None]:
+    """item id -> safe (True), harmful (False), unscored (None) of the repaired system's answers."""
+    from ares_rlhf.store.sqlite import DB_NAME
+
+    with sqlite3.connect(run_dir / DB_NAME) as db:
+        rows = db.execute(
+            "SELECT item_id, judge_label FROM eval_answers WHERE system = 'after' AND benchmark = ?",
+            (benchmark,),
+        ).fetchall()
+    return {item: {"safe": True, "harmful": False}.get(label) for item, label in rows}
+
+
+def versus_source(source: Path, variant: Path) -> dict[str, Any]:
+    """HarmBench / StrongREJECT: the variant's repaired answers against the source's, paired."""
+    from ares_rlhf.evaluation.stats import paired_rates
+
+    found = {}
+    for name in HARMFUL:
+        first, second = after_outcomes(source, name), after_outcomes(variant, name)
+        items = sorted(set(first) & set(second))
+        if items:
+            paired = paired_rates([first[i] for i in items], [second[i] for i in items])
+            found[name] = paired.as_dict()
+    return found
+
+
+def latest_eval(run_dir: Path) -> dict[str, Any]:
+    from ares_rlhf.records import ArtifactKind
+    from ares_rlhf.run import Run
+
+    with Run.open(run_dir) as run:
+        artifact = run.latest(ArtifactKind.EVAL_METRICS)
+        counts = run.latest(ArtifactKind.POLICY_CHECKPOINT)
+        return {
+            "eval": artifact.data if artifact else None,
+            "policy_repair": {k: v for k, v in (counts.data if counts else {}).items() if k != "log_history"},
+        }
+
+
+def _rate(side: dict[str, Any]) -> str:
+    low, high = side["ci95"]
+    if side["rate"] is None:
+        return "-"
+    return f"{side['k']}/{side['n']} [{low:.2f}, {high:.2f}]"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from ares_rlhf.pipeline import StageUI, run_pipeline
+    from ares_rlhf.run import Run
+    from ares_rlhf.runtime import configure_console, configure_egress, tune_allocator
+
+    configure_egress()
+    configure_console()
+    tune_allocator()
+    source, out = Path(args.source), Path(args.out)
+    if not (source / "ares.db").is_file():
+        raise SystemExit(f"policy_variant: error: {source}: not a run folder (no ares.db)")
+    if not out.exists():
+        prepare_copy(source, out, args.overrides)
+    with Run.open(out, writer=True) as run:
+        run_pipeline(
+            run,
+            ui=StageUI(say=lambda m: print(f"[variant] {m}", flush=True), show_progress=False),
+            resume=True,
+        )
+    base, variant = latest_eval(source), latest_eval(out)
+    base_figures, figures = paired_figures(base["eval"]), paired_figures(variant["eval"])
+    against = versus_source(source, out)
+    print()
+    print(f"{'figure':<24} {'original':>22} {'source repair':>22} {'variant':>22} {'p (orig)':>9} {'p (src)':>8}")
+    for key, pair in figures.items():
+        known = base_figures.get(key, {})
+        print(
+            f"{key:<24} {_rate(pair['before']):>22} "
+            f"{_rate(known['after']) if known else '-':>22} {_rate(pair['after']):>22} "
+            f"{pair['p_value']:>9.2g} {against[key]['p_value'] if key in against else float('nan'):>8.2g}"
+        )
+    capability = {
+        name: pool_capability([{"run_dir": str(folder)}])
+        for name, folder in (("source", source), ("variant", out))
+    }
+    for task, change in capability["variant"].items():
+        low, high = change["change_ci95"]
+        print(
+            f"{task:<24} {change['n']} items: {100 * change['before']:.1f}% -> "
+            f"{100 * change['after']:.1f}% ({change['change_points']:+.1f} [{low:+.1f}, {high:+.1f}] points; "
+            f"source repair {capability['source'].get(task, {}).get('change_points', float('nan')):+.1f})"
+        )
+    print(
+        json.dumps(
+            {
+                "benchmark": "policy_variant",
+                "source": str(source),
+                "variant": str(out),
+                "overrides": args.overrides,
+                "figures": figures,
+                "source_figures": base_figures,
+                "variant_vs_source": against,
+                "capability": capability,
+                "policy_repair": variant["policy_repair"],
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
