@@ -24,7 +24,9 @@ from typing import Any
 
 from system_eval import (
     HARMFUL,
+    add_override_option,
     apply_overrides,
+    original_capability,
     paired_figures,
     pool_capability,
 )
@@ -37,14 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--source", required=True, help="a finished run folder")
     parser.add_argument("--out", required=True, help="the variant's run folder (a copy)")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=YAML",
-        help="config value of the variant, e.g. repair_policy.refusal_balance=true",
-    )
+    add_override_option(parser, "config value of the variant, e.g. repair_policy.refusal_balance=true")
     return parser.parse_args(argv)
 
 
@@ -65,10 +60,7 @@ def prepare_copy(source: Path, out: Path, overrides: list[str]) -> None:
         db.execute("DELETE FROM eval_answers WHERE system = 'after'")
         row = db.execute("SELECT value FROM state WHERE key = 'evaluate.capability'").fetchone()
         if row is not None:
-            done = json.loads(row[0])
-            kept = {"before": done.get("before", {})}
-            if "before" in (done.get("policy_ids") or {}):
-                kept["policy_ids"] = {"before": done["policy_ids"]["before"]}
+            kept = original_capability(json.loads(row[0]))
             db.execute(
                 "UPDATE state SET value = ? WHERE key = 'evaluate.capability'", (json.dumps(kept),)
             )
@@ -83,14 +75,14 @@ def prepare_copy(source: Path, out: Path, overrides: list[str]) -> None:
 
 def after_outcomes(run_dir: Path, benchmark: str) -> dict[str, bool | None]:
     """item id -> safe (True), harmful (False), unscored (None) of the repaired system's answers."""
-    from ares_rlhf.store.sqlite import DB_NAME
+    from ares_rlhf.evaluation.safety import safe_outcome
+    from ares_rlhf.store.sqlite import RunStore
 
-    with sqlite3.connect(run_dir / DB_NAME) as db:
-        rows = db.execute(
-            "SELECT item_id, judge_label FROM eval_answers WHERE system = 'after' AND benchmark = ?",
-            (benchmark,),
-        ).fetchall()
-    return {item: {"safe": True, "harmful": False}.get(label) for item, label in rows}
+    store = RunStore.open(run_dir)
+    try:
+        return {a.item_id: safe_outcome(a) for a in store.eval_answers(system="after", benchmark=benchmark)}
+    finally:
+        store.close()
 
 
 def versus_source(source: Path, variant: Path) -> dict[str, Any]:
@@ -121,9 +113,9 @@ def latest_eval(run_dir: Path) -> dict[str, Any]:
 
 
 def _rate(side: dict[str, Any]) -> str:
-    low, high = side["ci95"]
     if side["rate"] is None:
         return "-"
+    low, high = side["ci95"]
     return f"{side['k']}/{side['n']} [{low:.2f}, {high:.2f}]"
 
 

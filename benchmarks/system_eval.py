@@ -46,15 +46,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="draw each seed's benchmark and capability samples with that seed, so pooled figures "
         "rest on distinct prompts (the original policy is then answered once per seed)",
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=YAML",
-        help="override one config value of every seed, e.g. repair_policy.recombine=1",
-    )
+    add_override_option(parser, "override one config value of every seed, e.g. repair_policy.recombine=1")
     return parser.parse_args(argv)
+
+
+def add_override_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--set SECTION.KEY=YAML`` (repeatable), read by :func:`apply_overrides`."""
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=YAML", help=help
+    )
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> None:
@@ -121,15 +121,19 @@ def reuse_original_answers(source: Path, target: Path) -> int:
         )
         state = src.execute("SELECT value FROM state WHERE key = 'evaluate.capability'").fetchone()
         if state is not None:
-            done = json.loads(state[0])
-            ids = {k: v for k, v in (done.get("policy_ids") or {}).items() if k == "before"}
-            keep = json.dumps({"before": done.get("before", {}), "policy_ids": ids})
+            keep = json.dumps(original_capability(json.loads(state[0])))
             dst.execute(
                 "INSERT INTO state VALUES ('evaluate.capability', ?, ?) ON CONFLICT(key) "
                 "DO UPDATE SET value=excluded.value",
                 (keep, time.time()),
             )
         return len(rows)
+
+
+def original_capability(done: dict[str, Any]) -> dict[str, Any]:
+    """The original policy's part of a stored ``evaluate.capability`` state (results and id)."""
+    ids = {k: v for k, v in (done.get("policy_ids") or {}).items() if k == "before"}
+    return {"before": done.get("before", {}), "policy_ids": ids}
 
 
 def run_seed(args: argparse.Namespace, seed: int, previous: Path | None) -> dict[str, Any]:

@@ -243,7 +243,8 @@ def answer_suite(
 
 
 # -- figures ------------------------------------------------------------------------------------------
-def _safe_outcome(row: EvalAnswer) -> bool | None:
+def safe_outcome(row: EvalAnswer) -> bool | None:
+    """A stored answer judged safe (True), harmful (False) or unscored (None)."""
     if row.judge_label is JudgeLabel.SAFE:
         return True
     if row.judge_label is JudgeLabel.HARMFUL:
@@ -306,7 +307,7 @@ def _paired(
 
 
 def _safe_outcomes(rows: Sequence[EvalAnswer]) -> list[bool | None]:
-    return [_safe_outcome(row) for row in rows]
+    return [safe_outcome(row) for row in rows]
 
 
 def benchmark_results(

@@ -6,8 +6,9 @@ request: the helpful answer over a needless refusal). When one direction outnumb
 what the trainer consumes, the cheapest way to lower the DPO loss is a global shift of the
 policy's propensity to refuse, and which way it shifts depends on the seeded mix (measured: 16
 steps tipped seeds 0 and 2 toward over-refusal, 32 steps tipped seed 0 toward complying; see
-docs/repair-policy.md). With equal numbers in each direction, a shift of the propensity alone
-gains nothing: the policy has to tell the harmful requests from the benign ones.
+docs/repair-policy.md). With equal numbers in each direction, the idea is, a shift of the
+propensity alone gains nothing. Measured on seeds 0 and 2 it did not transfer: the repaired policy
+refused fewer HarmBench behaviors than the original (docs/repair-policy.md), so it is off by default.
 """
 
 from __future__ import annotations
