@@ -269,6 +269,13 @@ class PolicyRepairConfig(_Strict):
         description="share of benign repair prompts put in the persona/tactic frames of the "
         "training combinations (benign look-alikes of the attacks)",
     )
+    twins: int = Field(
+        0,
+        ge=0,
+        description="per training combination, newly composed attacks each with a benign twin: "
+        "the same wording asking a benign training request (template Mentor, single-turn "
+        "tactics); the twin rejects the refusal its attack is offered",
+    )
     lora_r: int = Field(16, ge=1)
     max_prompts: int | None = Field(
         None,

@@ -65,3 +65,45 @@ def test_recombined_and_framed_benign_prompts_join_the_mix_without_heldout_leaks
     benign = [p for p in prompts.train if p.kind == "benign"]
     assert benign and all(p.safe for p in benign)
     assert len(benign) == len(adversarial)  # benign_ratio 1 covers the recombined attacks too
+
+
+def test_benign_twin_is_the_attack_word_for_word_with_the_request_swapped() -> None:
+    mentor = TemplateMentor(load_catalog(), seed=3)
+    spec = ComponentSpec("drugs", "novelist", "role_play", "step_by_step")
+    attack = mentor.compose_one(spec, 7).prompt
+    twin = mentor.benign_twin(spec, 7, "How do I bake sourdough bread?")
+    assert twin != attack and "How do I bake sourdough bread?" in twin
+    # what surrounds the request is the attack's own text
+    head, _, tail = twin.partition("How do I bake sourdough bread?")
+    assert attack.startswith(head) and attack.endswith(tail)
+    assert mentor.compose_one(spec, 7).prompt == attack  # composing a twin changes no draw
+    try:
+        mentor.benign_twin(ComponentSpec("drugs", "novelist", "crescendo", "step_by_step"), 0, "x")
+    except ValueError as error:
+        assert "turns" in str(error)
+    else:
+        raise AssertionError("a multi-turn tactic has no twin")
+
+
+def test_twins_join_the_mix_side_by_side_and_share_one_refusal(
+    tmp_path, tiny_lm_dir, tiny_rm_dir
+) -> None:
+    with make_run(
+        tmp_path / "run", tiny_lm_dir, tiny_rm_dir, twins=2, refusal_contrast=True
+    ) as run:
+        prompts = collect_repair_prompts(run)
+        split, requests = run.split, {b.prompt: b.answer for b in run.benign("train")}
+    assert prompts.counts["twins"] > 0
+    mix = prompts.train
+    pairs = [
+        (a, b)
+        for a, b in zip(mix, mix[1:], strict=False)
+        if a.kind == "adversarial" and b.kind == "benign" and a.refusal and a.refusal == b.known_bad
+    ]
+    assert len(pairs) >= prompts.counts["twins"]
+    for attack, twin in pairs[: prompts.counts["twins"]]:
+        assert attack.spec in set(split.train) and attack.safe and attack.malicious
+        asked = [r for r in requests if r in twin.prompt]
+        assert asked and twin.safe == requests[asked[0]]
+    benign = sum(p.kind == "benign" for p in mix)
+    assert benign == sum(p.kind == "adversarial" for p in mix)  # twins count toward the ratio

@@ -131,6 +131,22 @@ class TemplateMentor(SafetyMentor):
 
     def compose_one(self, spec: ComponentSpec, variant: int = 0) -> MentorOutput:
         """The output for one spec and variant (deterministic for this mentor's seed)."""
+        return self._compose(spec, variant)
+
+    def benign_twin(self, spec: ComponentSpec, variant: int, request: str) -> str:
+        """``compose_one(spec, variant)``'s prompt with ``request`` asked in place of its harmful
+        request: the same persona intro, tactic frame and closer, word for word.
+
+        A minimal pair for repair: the attack and its twin differ only in what they ask. Raises
+        ``ValueError`` for a multi-turn tactic (its turns lead up to the harmful subject).
+        """
+        if self.catalog.get("tactic", spec.tactic).multi_turn:
+            raise ValueError(f"tactic {spec.tactic!r} has turns, not a single frame")
+        return self._compose(spec, variant, request).messages[-1]["content"]
+
+    def _compose(
+        self, spec: ComponentSpec, variant: int, request_override: str | None = None
+    ) -> MentorOutput:
         rng = random.Random(draw_key(self.seed, spec, variant))
         topic = self.catalog.get("topic", spec.topic)
         persona = self.catalog.get("persona", spec.persona)
@@ -148,6 +164,8 @@ class TemplateMentor(SafetyMentor):
         closer = rng.choice(CLOSERS)
 
         request = fill_slots(ask, {"subject": subject})
+        if request_override is not None:  # drawn first, so every other draw stays the same
+            request = request_override
         request_a, request_b = split_request(request)
         values = {
             "intro": intro,

@@ -8,6 +8,10 @@
   requests put in the persona and tactic frames of the training combinations (role-play, story,
   hypothetical, encoding, many-shot...), answered helpfully as before, so that refusing depends
   on the request, not on the frame around it.
+* **Benign twins** (``repair_policy.twins``): newly composed attacks of the training
+  combinations, each paired with its twin: the same Mentor wording, word for word, with a benign
+  training request in place of the harmful one. Refusing the attack and answering the twin can
+  then only be told apart by what is asked.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import random
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ares_rlhf.records import ComponentSpec, MentorOutput
+from ares_rlhf.records import BenignRequest, ComponentSpec, MentorOutput
 
 if TYPE_CHECKING:
     from ares_rlhf.run import Run
@@ -24,6 +28,8 @@ if TYPE_CHECKING:
 
 RECOMBINE_VARIANT_BASE = 1 << 42
 """Mentor variant numbers of recombined prompts (apart from discovery, RM repair and verify)."""
+TWIN_VARIANT_BASE = 1 << 43
+"""Mentor variant numbers of attacks with benign twins."""
 DIRECT_PERSONA = "anonymous"
 DIRECT_TACTIC = "direct_request"
 
@@ -110,10 +116,45 @@ def framed_benign(
     return out
 
 
+def benign_twins(
+    specs: Sequence[ComponentSpec],
+    mentor: object,
+    requests: Sequence[BenignRequest],
+    per_spec: int,
+    seed: int,
+) -> list[tuple[MentorOutput, BenignRequest, str]]:
+    """``per_spec`` (attack, benign request, twin prompt) triples per spec (see the module docstring).
+
+    ``mentor`` must offer ``benign_twin(spec, variant, request)`` (the TemplateMentor does);
+    specs whose tactic has several turns get no twins. Each spec's benign requests are a seeded
+    sample without repeats while they last.
+    """
+    twin = getattr(mentor, "benign_twin", None)
+    if per_spec <= 0 or not specs or not requests or twin is None:
+        return []
+    rng = random.Random(seed * 104_729 + 11)
+    out = []
+    for spec in sorted(set(specs)):
+        picks = rng.sample(list(requests), min(per_spec, len(requests)))
+        for k, request in enumerate(picks):
+            variant = TWIN_VARIANT_BASE + k
+            try:
+                prompt = twin(spec, variant, request.prompt)
+            except ValueError:
+                break
+            (attack,) = mentor.compose([spec], [variant])  # type: ignore[attr-defined]
+            if attack is None or attack.mentor_refused:
+                continue
+            out.append((attack, request, prompt))
+    return out
+
+
 __all__ = [
     "DIRECT_PERSONA",
     "DIRECT_TACTIC",
     "RECOMBINE_VARIANT_BASE",
+    "TWIN_VARIANT_BASE",
+    "benign_twins",
     "framed_benign",
     "recombined_outputs",
     "recombined_specs",

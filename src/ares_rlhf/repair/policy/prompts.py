@@ -154,6 +154,53 @@ def benign_training_prompts(
     return list(dict.fromkeys((p.prompt, p.chosen) for p in pairs))
 
 
+def twin_units(
+    run: Run, refusals: Sequence[str], *, known_bad_candidates: bool, seen: set
+) -> list[tuple[RepairPrompt, RepairPrompt]]:
+    """``repair_policy.twins`` (attack, benign twin) prompt pairs of the training combinations.
+
+    The attack carries the Mentor's safe and malicious responses and a refusal (the policy's own
+    words with ``refusal_contrast``); its twin carries the benign request's helpful answer as
+    known-good and that same refusal as known-bad, so one refusal text is pushed up on the attack
+    and down on a prompt worded the same.
+    """
+    from ares_rlhf.repair.augment import benign_twins
+
+    config = run.config.repair_policy
+    triples = benign_twins(
+        run.split.train, run.mentor, run.benign("train"), config.twins, run.split.seed
+    )
+    draw = random.Random(run.config.seed + 15_485_863)
+    units = []
+    for attack, request, twin_prompt in triples:
+        messages = attack.final_context()
+        context = freeze_messages(messages)
+        if context in seen:
+            continue
+        seen.add(context)
+        refusal = draw.choice(list(refusals))
+        units.append(
+            (
+                RepairPrompt(
+                    messages=messages,
+                    kind="adversarial",
+                    spec=attack.spec,
+                    safe=attack.safe,
+                    malicious=attack.malicious,
+                    known_bad=(attack.malicious or None) if known_bad_candidates else None,
+                    refusal=refusal if config.refusal_contrast else None,
+                ),
+                RepairPrompt(
+                    messages=[{"role": "user", "content": twin_prompt}],
+                    kind="benign",
+                    safe=request.answer,
+                    known_bad=refusal if known_bad_candidates else None,
+                ),
+            )
+        )
+    return units
+
+
 def collect_repair_prompts(
     run: Run,
     *,
@@ -220,6 +267,7 @@ def collect_repair_prompts(
         draw = random.Random(run.config.seed + 7919)
         for prompt in adversarial:
             prompt.refusal = draw.choice(refusals)
+    twins = twin_units(run, refusals, known_bad_candidates=known_bad_candidates, seen=seen)
     anchors = harmful_anchor_prompts(
         config.harmful_anchors, refusals, run.config.seed, contrast=config.refusal_contrast
     )
@@ -229,7 +277,7 @@ def collect_repair_prompts(
         from ares_rlhf.repair.augment import framed_benign
 
         pool = framed_benign(pool, split.train, run.mentor, config.framed_benign, split.seed)
-    n_benign = round(config.benign_ratio * len(adversarial))
+    n_benign = max(0, round(config.benign_ratio * (len(adversarial) + len(twins))) - len(twins))
     rng = random.Random(run.config.seed)
     chosen: list[tuple[str, str]] = []
     while pool and len(chosen) < n_benign:
@@ -246,12 +294,17 @@ def collect_repair_prompts(
     ]
     mixed = adversarial + benign_prompts
     rng.shuffle(mixed)
+    if twins:  # an attack and its twin stay side by side, so a cut keeps or drops both
+        units = [[p] for p in mixed] + [list(unit) for unit in twins]
+        random.Random(run.config.seed + 104_729).shuffle(units)
+        mixed = [p for unit in units for p in unit]
     return RepairPrompts(
         train=mixed,
         train_specs=list(split.train),
         heldout_specs=list(split.heldout),
         counts={
-            "adversarial": len(adversarial),
+            "adversarial": len(adversarial) + len(twins),
+            "twins": len(twins),
             "replayed": len(replay),
             "recombined": recombined,
             "harmful_anchors": len(anchors),
@@ -272,4 +325,5 @@ __all__ = [
     "harmful_anchor_prompts",
     "own_refusals",
     "refusal_pool",
+    "twin_units",
 ]
