@@ -28,6 +28,7 @@ from ares_rlhf.records import (
     BenignRequest,
     ComponentSpec,
     FailureType,
+    MentorOutput,
     Message,
     Probe,
     freeze_messages,
@@ -154,6 +155,27 @@ def benign_training_prompts(
     return list(dict.fromkeys((p.prompt, p.chosen) for p in pairs))
 
 
+def attack_prompt(
+    source: Probe | MentorOutput,
+    messages: list[Message],
+    *,
+    known_bad_candidates: bool,
+    refusal: str | None = None,
+) -> RepairPrompt:
+    """An adversarial repair prompt from a probe or a Mentor output, asked as ``messages``: the
+    Mentor's safe response as known-good and, with ``known_bad_candidates``, its malicious one
+    as known-bad."""
+    return RepairPrompt(
+        messages=messages,
+        kind="adversarial",
+        spec=source.spec,
+        safe=source.safe,
+        malicious=source.malicious,
+        known_bad=(source.malicious or None) if known_bad_candidates else None,
+        refusal=refusal,
+    )
+
+
 def twin_units(
     run: Run, refusals: Sequence[str], *, known_bad_candidates: bool, seen: set
 ) -> list[tuple[RepairPrompt, RepairPrompt]]:
@@ -181,13 +203,10 @@ def twin_units(
         refusal = draw.choice(list(refusals))
         units.append(
             (
-                RepairPrompt(
-                    messages=messages,
-                    kind="adversarial",
-                    spec=attack.spec,
-                    safe=attack.safe,
-                    malicious=attack.malicious,
-                    known_bad=(attack.malicious or None) if known_bad_candidates else None,
+                attack_prompt(
+                    attack,
+                    messages,
+                    known_bad_candidates=known_bad_candidates,
                     refusal=refusal if config.refusal_contrast else None,
                 ),
                 RepairPrompt(
@@ -224,13 +243,10 @@ def collect_repair_prompts(
                 continue
             seen.add(context)
             found.append(
-                RepairPrompt(
-                    messages=[dict(m) for m in probe.messages],
-                    kind="adversarial",
-                    spec=probe.spec,
-                    safe=probe.safe,
-                    malicious=probe.malicious,
-                    known_bad=(probe.malicious or None) if known_bad_candidates else None,
+                attack_prompt(
+                    probe,
+                    [dict(m) for m in probe.messages],
+                    known_bad_candidates=known_bad_candidates,
                 )
             )
         return found
@@ -253,14 +269,7 @@ def collect_repair_prompts(
             seen.add(context)
             recombined += 1
             adversarial.append(
-                RepairPrompt(
-                    messages=messages,
-                    kind="adversarial",
-                    spec=output.spec,
-                    safe=output.safe,
-                    malicious=output.malicious,
-                    known_bad=(output.malicious or None) if known_bad_candidates else None,
-                )
+                attack_prompt(output, messages, known_bad_candidates=known_bad_candidates)
             )
     refusals = refusal_pool(run) if config.refusal_contrast else needless_refusals()
     if config.refusal_contrast:
@@ -319,6 +328,7 @@ __all__ = [
     "REPAIR_FAILURE_TYPES",
     "RepairPrompt",
     "RepairPrompts",
+    "attack_prompt",
     "benign_training_prompts",
     "collect_repair_prompts",
     "failure_probes",
