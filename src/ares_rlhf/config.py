@@ -208,6 +208,11 @@ class RewardRepairConfig(_Strict):
         description="safe-over-malicious pairs of each training combination's harmful request "
         "with other personas/tactics (the plain direct ask first)",
     )
+    trainer_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="extra TRL RewardConfig arguments, e.g. {activation_checkpointing: true} "
+        "(needed for a 4B RM at max_length 2048 on one 141 GB GPU: docs/backends.md)",
+    )
 
 
 class PolicyRepairConfig(_Strict):

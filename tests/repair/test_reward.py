@@ -279,3 +279,38 @@ def test_recombined_attacks_train_the_reward_model_too(tmp_path: Path) -> None:
     assert extra and not {o.spec for o in extra} & heldout
     assert len(data.adversarial_train) == len(plain.adversarial_train) + len(extra)
     assert data.adversarial_heldout == plain.adversarial_heldout
+
+
+def test_trainer_options_reach_the_reward_trainer(tiny_rm_dir: Path) -> None:
+    """``repair_rm.trainer_options`` turns on what the paper config needs on one GPU (activation
+    checkpointing: a full 4B RM step ran out of an H200's memory without it)."""
+    from ares_rlhf.repair.reward import model_and_tokenizer
+    from ares_rlhf.training.reward import RewardModelTrainer
+
+    pairs = _tiny_pairs()
+    for options, expected in (({}, False), ({"activation_checkpointing": True}, True)):
+        model, tokenizer = model_and_tokenizer(tiny_rm_dir, device="cpu")
+        config = FAST.model_copy(update={"epochs": 1, "trainer_options": options})
+        trained = RewardModelTrainer(config, device="cpu").train(model, tokenizer, pairs)
+        assert trained.is_activation_checkpointing is expected
+
+
+def test_an_unknown_trainer_option_is_one_config_error(tiny_rm_dir: Path) -> None:
+    from ares_rlhf.errors import ConfigError
+    from ares_rlhf.repair.reward import model_and_tokenizer
+    from ares_rlhf.training.reward import RewardModelTrainer
+
+    model, tokenizer = model_and_tokenizer(tiny_rm_dir, device="cpu")
+    config = FAST.model_copy(update={"trainer_options": {"activation_checkpoint": True}})
+    with pytest.raises(ConfigError, match=r"repair_rm\.trainer_options: RewardConfig") as error:
+        RewardModelTrainer(config, device="cpu").train(model, tokenizer, _tiny_pairs())
+    assert "activation_checkpoint" in str(error.value) and "\n" not in str(error.value)
+
+
+def _tiny_pairs():
+    from ares_rlhf.records import PreferencePair
+
+    return [
+        PreferencePair((("user", f"request {i}"),), "I can't help with that.", f"Sure: step {i}")
+        for i in range(8)
+    ]

@@ -18,6 +18,7 @@ from typing import Any
 from ares_rlhf.config import RewardRepairConfig
 from ares_rlhf.errors import DataError
 from ares_rlhf.records import PreferencePair
+from ares_rlhf.training.options import trl_config
 from ares_rlhf.training.progress import attach_progress
 
 
@@ -217,7 +218,7 @@ class RewardModelTrainer:
         scratch_dir = tempfile.TemporaryDirectory(prefix="ares-rm-train-")
         with scratch_dir as scratch:
             output_dir = str(work_dir) if keep else scratch
-            args = RewardConfig(
+            arguments = dict(
                 output_dir=output_dir,
                 num_train_epochs=cfg.epochs,
                 max_steps=max_steps,
@@ -237,6 +238,9 @@ class RewardModelTrainer:
                 disable_tqdm=True,
                 warmup_steps=0,
                 lr_scheduler_type="linear",
+            )
+            args = trl_config(
+                RewardConfig, "repair_rm", {**arguments, **cfg.trainer_options}
             )
             trainer = RewardTrainer(
                 model=model,

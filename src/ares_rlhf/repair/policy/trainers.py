@@ -14,6 +14,7 @@ from ares_rlhf.repair.policy.loading import LoadedPolicy
 from ares_rlhf.repair.policy.prompts import RepairPrompt
 from ares_rlhf.repair.policy.ranking import RankedPair
 from ares_rlhf.repair.policy.reward import RepairReward
+from ares_rlhf.training.options import trl_config
 
 
 def common_args(config: PolicyRepairConfig, work_dir: Path, device: str, seed: int) -> dict[str, Any]:
@@ -102,8 +103,10 @@ def online_trainer(
     return Trainer(
         model=policy.model,
         reward_funcs=[reward],
-        args=TrainerConfig(
-            **{**common_args(config, work_dir, device, seed), **online, **config.trainer_options}
+        args=trl_config(
+            TrainerConfig,
+            "repair_policy",
+            {**common_args(config, work_dir, device, seed), **online, **config.trainer_options},
         ),
         train_dataset=Dataset.from_list(rows),
         processing_class=policy.tokenizer,
@@ -134,15 +137,17 @@ def dpo_trainer(
         rows.append({"prompt": prompt, "chosen": chosen, "rejected": rejected})
     anchor_reference(config, policy.model, work_dir)
     nll = config.chosen_nll_weight
-    args = DPOConfig(
-        **{
+    args = trl_config(
+        DPOConfig,
+        "repair_policy",
+        {
             **common_args(config, work_dir, device, seed),
             "per_device_train_batch_size": config.batch_size,
             "beta": config.beta,
             "max_length": 512,
             **({"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, nll]} if nll > 0 else {}),
             **config.trainer_options,
-        }
+        },
     )
     ref_model = None
     if config.method == "full":
