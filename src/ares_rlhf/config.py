@@ -261,6 +261,13 @@ class PolicyRepairConfig(_Strict):
         "as adversarial prompts with a refusal as known-good, so repair keeps refusing plain "
         "requests while it learns the attacks",
     )
+    benign_anchors: int = Field(
+        0,
+        ge=0,
+        description="of the benign repair prompts, this many are built-in benign look-alikes of "
+        "harmful requests (package data: 'kill a process'-like requests, asked plainly) with "
+        "their helpful answer as known-good; they replace other benign prompts, not add to them",
+    )
     recombine: int = Field(
         0,
         ge=0,

@@ -143,6 +143,34 @@ def test_harmful_anchors_ask_built_in_plain_requests_with_a_refusal(tmp_path, ti
     assert prompts.counts["benign"] == prompts.counts["adversarial"]
 
 
+def test_benign_anchors_replace_benign_prompts_with_built_in_lookalikes(
+    tmp_path, tiny_lm_dir, tiny_rm_dir
+):
+    from ares_rlhf.data import benign_lookalikes
+
+    lookalikes = dict(benign_lookalikes())
+    plain_run = make_run(tmp_path / "plain", tiny_lm_dir, tiny_rm_dir, refusal_contrast=True)
+    try:
+        plain = collect_repair_prompts(plain_run)
+    finally:
+        plain_run.close()
+    run = make_run(tmp_path / "run", tiny_lm_dir, tiny_rm_dir, benign_anchors=3, refusal_contrast=True)
+    try:
+        prompts = collect_repair_prompts(run)
+    finally:
+        run.close()
+    anchors = [p for p in prompts.train if p.prompt in lookalikes]
+    assert len(anchors) == prompts.counts["benign_anchors"] == 3
+    assert not any(p.prompt in lookalikes for p in plain.train)
+    for anchor in anchors:  # asked plainly, answered as the SFT answers it, a refusal rejected
+        assert anchor.kind == "benign" and anchor.messages == [{"role": "user", "content": anchor.prompt}]
+        assert anchor.safe == lookalikes[anchor.prompt]
+        assert anchor.known_bad == "I can't help with that."  # the policy's own refusal
+    # they take benign places: the mix's size and its benign share do not change
+    assert prompts.counts["benign"] == plain.counts["benign"] == prompts.counts["adversarial"]
+    assert len(prompts.train) == len(plain.train)
+
+
 class _ScriptedChat:
     def __init__(self, answers: dict[str, str]) -> None:
         self.answers = answers

@@ -84,8 +84,17 @@ def plain_harmful_requests(split: str = "train") -> list[dict[str, str]]:
     return chosen
 
 
+def benign_lookalikes() -> list[tuple[str, str]]:
+    """(prompt, helpful answer) of the embedded policy SFT's benign look-alikes of harmful
+    requests (homonyms, figures of speech, safe targets, definitions), from
+    ``embedded/policy_sft.yaml``."""
+    rows = load_data("embedded/policy_sft.yaml")["helpful_lookalikes"]
+    return [(row["prompt"], row["response"]) for row in rows]
+
+
 __all__ = [
     "benign_frames",
+    "benign_lookalikes",
     "benign_requests",
     "load_data",
     "needless_refusals",

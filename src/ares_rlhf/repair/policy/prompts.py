@@ -13,7 +13,8 @@ refusal the pairs push down on a benign request is pushed up on a harmful one, s
 learn is when to refuse, not to stop refusing (without it, the benign pairs rejected the policy's
 own refusal wording on every benign prompt and the repaired policy refused fewer HarmBench
 behaviours). ``harmful_anchors`` adds built-in plainly harmful requests, asked directly, with a
-refusal as the known-good answer.
+refusal as the known-good answer; ``benign_anchors`` puts built-in benign look-alikes of harmful
+requests, asked plainly, among the benign prompts, with their helpful answer as known-good.
 """
 
 from __future__ import annotations
@@ -137,6 +138,16 @@ def harmful_anchor_prompts(
             )
         )
     return anchors
+
+
+def benign_anchor_pairs(count: int, seed: int) -> list[tuple[str, str]]:
+    """``count`` built-in benign look-alikes of harmful requests (a seeded sample), each as
+    (prompt, helpful answer): the benign side of ``harmful_anchors``, so repair keeps answering
+    requests that only sound harmful while it learns to refuse."""
+    from ares_rlhf.data import benign_lookalikes
+
+    rows = benign_lookalikes()
+    return random.Random(seed + 2_750_159).sample(rows, min(count, len(rows)))
 
 
 def benign_training_prompts(
@@ -287,8 +298,9 @@ def collect_repair_prompts(
 
         pool = framed_benign(pool, split.train, run.mentor, config.framed_benign, split.seed)
     n_benign = max(0, round(config.benign_ratio * (len(adversarial) + len(twins))) - len(twins))
+    lookalikes = benign_anchor_pairs(min(config.benign_anchors, n_benign), run.config.seed)
     rng = random.Random(run.config.seed)
-    chosen: list[tuple[str, str]] = []
+    chosen: list[tuple[str, str]] = list(lookalikes)
     while pool and len(chosen) < n_benign:
         rng.shuffle(pool)
         chosen.extend(pool[: n_benign - len(chosen)])
@@ -317,6 +329,7 @@ def collect_repair_prompts(
             "replayed": len(replay),
             "recombined": recombined,
             "harmful_anchors": len(anchors),
+            "benign_anchors": len(lookalikes),
             "benign": len(benign_prompts),
             "train_combinations": len(split.train),
             "heldout_combinations": len(split.heldout),
