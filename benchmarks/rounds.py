@@ -8,6 +8,10 @@ regressions, held-out A+C (this round's held-out combinations, and round 1's re-
 2), wall time and peak memory; the last line is one JSON object with
 ``round2_over_round1_type_c``, ``regressed_combinations`` and ``seconds_per_round``.
 
+Round 1 does not depend on the search-state option (it only changes how round 2's search
+starts), so with ``--carry both`` round 1 runs once, in the ``reset`` folder, and the ``carry``
+folder is a copy of it taken when round 1 is complete; a killed benchmark resumes either folder.
+
     python benchmarks/rounds.py --benchmarks ../shared/data
 """
 
@@ -33,27 +37,49 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def run_rounds(args: argparse.Namespace, carry: bool) -> dict[str, Any]:
+def run_dir_for(args: argparse.Namespace, carry: bool) -> Path:
+    return Path(args.out) / f"rounds-{'carry' if carry else 'reset'}"
+
+
+def run_rounds(args: argparse.Namespace, carry: bool, rounds: int | None = None) -> dict[str, Any]:
+    """Run (or resume) one option's folder through ``rounds`` rounds (default ``--rounds``)."""
     from ares_rlhf.config import parse_config
     from ares_rlhf.embedded.demo import demo_config
     from ares_rlhf.pipeline import StageUI, run_pipeline
     from ares_rlhf.run import Run
 
-    config = demo_config(quick=args.quick, seed=args.seed, benchmarks=args.benchmarks)
-    data = config.model_dump(mode="json")
-    data["name"] = f"rounds-{'carry' if carry else 'reset'}"
-    data["rounds"] = {**data["rounds"], "count": args.rounds, "carry_search_state": carry}
-    run_dir = Path(args.out) / data["name"]
+    run_dir = run_dir_for(args, carry)
     resume = (run_dir / "ares.db").is_file()
-    config = parse_config(data, source="benchmarks/rounds.py")
-    run = Run.open(run_dir, writer=True) if resume else Run.create(config, run_dir)
+    if resume:
+        run = Run.open(run_dir, writer=True)
+    else:
+        config = demo_config(quick=args.quick, seed=args.seed, benchmarks=args.benchmarks)
+        data = config.model_dump(mode="json")
+        data["name"] = run_dir.name
+        data["rounds"] = {**data["rounds"], "count": args.rounds, "carry_search_state": carry}
+        run = Run.create(parse_config(data, source="benchmarks/rounds.py"), run_dir)
     with run:
+        # a forked folder holds the reset option's stored config: the option is set here
+        run.override("rounds", {"count": rounds or args.rounds, "carry_search_state": carry})
         summary = run_pipeline(
             run,
-            ui=StageUI(say=lambda m: print(f"[{data['name']}] {m}", flush=True), show_progress=False),
+            ui=StageUI(
+                say=lambda m: print(f"[{run_dir.name}] {m}", flush=True), show_progress=False
+            ),
             resume=resume,
         )
     return summary
+
+
+def fork_after_round_one(args: argparse.Namespace) -> None:
+    """Run round 1 once in the reset folder and copy it as the carry folder's start."""
+    import shutil
+
+    source, target = run_dir_for(args, False), run_dir_for(args, True)
+    if (target / "ares.db").is_file():
+        return
+    run_rounds(args, carry=False, rounds=1)
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns(".ares.lock"))
 
 
 def figures(summary: dict[str, Any]) -> dict[str, Any]:
@@ -84,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_egress()
     tune_allocator()
     options = {"reset": [False], "carry": [True], "both": [False, True]}[args.carry]
+    if len(options) == 2:
+        fork_after_round_one(args)
     results = {}
     for carry in options:
         summary = run_rounds(args, carry)
@@ -99,7 +127,10 @@ def main(argv: list[str] | None = None) -> int:
                 "round2_over_round1_type_c": headline["round2_over_round1_type_c"],
                 "regressed_combinations": headline["regressed_combinations"],
                 "seconds_per_round": headline["seconds_per_round"],
-                "options": {k: {kk: vv for kk, vv in v.items() if kk != "rounds"} for k, v in results.items()},
+                "options": {
+                    k: {kk: vv for kk, vv in v.items() if kk != "rounds"}
+                    for k, v in results.items()
+                },
             }
         )
     )
