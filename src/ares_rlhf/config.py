@@ -288,6 +288,13 @@ class PolicyRepairConfig(_Strict):
         "the same wording asking a benign training request (template Mentor, single-turn "
         "tactics); the twin rejects the refusal its attack is offered",
     )
+    iterations: int = Field(
+        1,
+        ge=1,
+        description="dpo-rm with method lora: split the steps and the prompts into this many "
+        "rounds of sample -> rank -> train, each sampling the policy the previous one trained "
+        "(iterative DPO), so pairs see the answers the repair itself produces",
+    )
     lora_r: int = Field(16, ge=1)
     max_prompts: int | None = Field(
         None,
@@ -375,7 +382,8 @@ class EvaluateConfig(_Strict):
         None, ge=1, description="answer length on benchmark prompts (default: policy.generation)"
     )
     converter: str | None = Field(
-        None, description="a converter chain applied to benchmark prompts, e.g. base64 or rot13,base64"
+        None,
+        description="a converter chain applied to benchmark prompts, e.g. base64 or rot13,base64",
     )
     capability_dir: Path | None = Field(
         None, description="capability data folder (default: BENCHMARKS_DIR/capability)"

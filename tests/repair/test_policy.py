@@ -401,3 +401,66 @@ def test_refusal_balance_trains_on_as_many_pairs_raising_a_refusal_as_lowering_o
     sides = data["dpo_pairs_raising_refusal"], data["dpo_pairs_lowering_refusal"]
     assert directions.count(RAISES) == min(*sides, 4 * FAST.batch_size // 2)
     assert sum(sides) + data["dpo_pairs_neutral"] == data["dpo_pairs"]
+
+
+def test_dpo_rm_iterations_sample_each_part_from_the_policy_the_part_before_trained(
+    tiny_run, monkeypatch
+):
+    from ares_rlhf.repair.policy import PolicyRepairer, stage
+
+    sampled_from = []
+    build = stage.build_preference_pairs
+
+    def spy(chat, prompts, *args, **kwargs):
+        sampled_from.append((hasattr(chat.model, "peft_config"), len(prompts), kwargs["seed"]))
+        return build(chat, prompts, *args, **kwargs)
+
+    monkeypatch.setattr(stage, "build_preference_pairs", spy)
+    tiny_run.override("repair_policy", FAST.model_dump() | {"steps": 4, "iterations": 2})
+    result = PolicyRepairer(tiny_run).run()
+    half = 4 * FAST.batch_size // 2
+    assert [s[:2] for s in sampled_from] == [(False, half), (True, half)]
+    assert sampled_from[0][2] != sampled_from[1][2]
+    assert result.counts["iterations"] == 2
+    assert (result.path / "adapter_config.json").is_file()
+    assert not (result.path / "ref").exists()  # TRL's reference copy is not saved
+    history = tiny_run.latest(ArtifactKind.POLICY_CHECKPOINT).data["log_history"]
+    assert history  # the last part's training log
+
+
+def test_a_dpo_rm_repair_killed_in_its_second_part_resumes_after_the_first(tiny_run, monkeypatch):
+    from ares_rlhf.repair.policy import PolicyRepairer, stage
+
+    tiny_run.override("repair_policy", FAST.model_dump() | {"steps": 4, "iterations": 2})
+    make_trainer, calls = stage.dpo_trainer, []
+
+    def second_part_killed(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return make_trainer(*args, **kwargs)
+
+    monkeypatch.setattr(stage, "dpo_trainer", second_part_killed)
+    with pytest.raises(KeyboardInterrupt):
+        PolicyRepairer(tiny_run).run()
+    work = tiny_run.run_dir / "checkpoints" / "policy-repaired.work"
+    assert (work / "iteration-1" / "adapter" / "adapter_config.json").is_file()
+    assert (work / "iteration-2" / "dpo-pairs.json").is_file()
+    monkeypatch.undo()
+    trained = []
+    monkeypatch.setattr(
+        stage, "dpo_trainer", lambda *a, **k: trained.append(a[0].steps) or make_trainer(*a, **k)
+    )
+    result = PolicyRepairer(tiny_run).run()
+    assert trained == [2]  # only the second part trains again
+    assert result.counts["iterations"] == 2 and not work.exists()
+
+
+def test_iterations_need_dpo_rm_with_lora(tiny_run):
+    from ares_rlhf.errors import ConfigError
+    from ares_rlhf.repair.policy import PolicyRepairer
+
+    for bad in ({"algorithm": "grpo"}, {"method": "full"}, {"steps": 1}):
+        tiny_run.override("repair_policy", FAST.model_dump() | {"iterations": 2} | bad)
+        with pytest.raises(ConfigError, match="iterations"):
+            PolicyRepairer(tiny_run).run()

@@ -9,6 +9,9 @@ Algorithms (``repair_policy.algorithm``):
   policy, add the known-good (Mentor's safe response / benign request's helpful answer) and
   known-bad candidates, rank every candidate with the repaired RM and train TRL ``DPOTrainer``
   on best-vs-worst pairs (``beta`` is DPO's beta: the strength of the implicit KL anchor).
+  With ``iterations`` = K > 1 (LoRA), the prompts and steps are split K ways and each part is
+  sampled from the policy the part before trained (iterative DPO; each part's DPO reference is
+  the previous part's policy, TRL's copy of the adapter it is given).
 
 Training uses at most ``repair_policy.max_prompts`` prompts (default ``steps x batch_size``, what
 the steps consume; sampling more for ``dpo-rm`` would be wasted). The trainer checkpoints every
@@ -35,7 +38,7 @@ from ares_rlhf.judges.base import HarmJudge
 from ares_rlhf.records import ArtifactKind
 from ares_rlhf.repair.policy.balance import balance_refusal_pairs
 from ares_rlhf.repair.policy.loading import load_trainable_policy, resolve_device
-from ares_rlhf.repair.policy.prompts import RepairPrompts, collect_repair_prompts
+from ares_rlhf.repair.policy.prompts import RepairPrompt, RepairPrompts, collect_repair_prompts
 from ares_rlhf.repair.policy.ranking import RankedPair, build_preference_pairs
 from ares_rlhf.repair.policy.reward import RepairReward
 from ares_rlhf.repair.policy.saving import finalize_saved_policy, save_policy
@@ -51,6 +54,8 @@ log = logging.getLogger(__name__)
 CHECKPOINT_DIR = "checkpoints"
 REPAIRED_POLICY_DIR = "policy-repaired"
 PAIRS_FILE = "dpo-pairs.json"
+ITERATION_ADAPTER = "adapter"
+"""Where a finished ``dpo-rm`` iteration (not the last) saves its adapter, so a resume skips it."""
 
 
 @dataclass
@@ -117,20 +122,27 @@ class PolicyRepairer:
         prompts.cut(self.max_prompts)
         return prompts
 
-    def _fingerprint(self, prompts: RepairPrompts) -> str:
+    def _fingerprint(self, prompts: list[RepairPrompt]) -> str:
         blob = json.dumps(
             {
                 "config": self.config.model_dump(mode="json"),
                 "policy": self.policy_config.spec,
-                "prompts": [p.messages for p in prompts.train],
+                "prompts": [p.messages for p in prompts],
             },
             sort_keys=True,
         )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
-    def _ranked_pairs(self, policy: Any, reward: RepairReward, prompts: RepairPrompts) -> list[RankedPair]:
-        """The ``dpo-rm`` pairs: reused from the work folder when a killed repair left them."""
-        path = self.work_dir / PAIRS_FILE
+    def _ranked_pairs(
+        self,
+        policy: Any,
+        reward: RepairReward,
+        prompts: list[RepairPrompt],
+        work_dir: Path,
+        sample_seed: int,
+    ) -> list[RankedPair]:
+        """The ``dpo-rm`` pairs: reused from ``work_dir`` when a killed repair left them."""
+        path = work_dir / PAIRS_FILE
         fingerprint = self._fingerprint(prompts)
         if path.is_file():
             try:
@@ -141,15 +153,15 @@ class PolicyRepairer:
                 pass  # unreadable or from other settings: sample again
         pairs = build_preference_pairs(
             policy.chat,
-            prompts.train,
+            prompts,
             reward,
             samples=self.config.num_generations,
             max_new_tokens=self.config.max_new_tokens,
-            seed=self.seed,
+            seed=sample_seed,
             batch_size=max(1, self.config.batch_size * 2),
             progress=self.progress,
         )
-        self.work_dir.mkdir(parents=True, exist_ok=True)
+        work_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(
             json.dumps({"fingerprint": fingerprint, "pairs": [asdict(p) for p in pairs]}),
@@ -176,41 +188,26 @@ class PolicyRepairer:
             judge=self.judge if self.config.judge_veto else None,
             stops=policy.stops,
         )
+        if self.config.iterations > 1 and (
+            self.config.algorithm != "dpo-rm" or self.config.method != "lora"
+        ):
+            raise ConfigError("repair_policy.iterations > 1 needs algorithm dpo-rm and method lora")
+        if self.config.iterations > self.config.steps:
+            raise ConfigError(
+                f"repair_policy.iterations ({self.config.iterations}) is more than its steps "
+                f"({self.config.steps})"
+            )
         device = resolve_device(self.policy_config.device)
+        log.info("policy repair: %s, %d prompts", self.config.algorithm, len(prompts.train))
+        adapter_base = None if self.config.method == "full" else policy.adapter_base
         if self.config.algorithm == "dpo-rm":
-            pairs = self._ranked_pairs(policy, reward, prompts)
-            if not pairs:
-                raise DataError("dpo-rm: every prompt's candidates scored the same; no pairs to train")
-            self._extra_counts = {
-                "dpo_pairs": len(pairs),
-                "dpo_pairs_chosen_known_good": sum(p.chosen_is_known_good for p in pairs),
-                "dpo_pairs_rejected_known_bad": sum(p.rejected_is_known_bad for p in pairs),
-                "dpo_pairs_chosen_own_refusal": sum(p.chosen_is_own_refusal for p in pairs),
-            }
-            if self.config.refusal_balance:
-                consumed = self.config.steps * self.config.batch_size
-                pairs, balance = balance_refusal_pairs(pairs, consumed, self.seed)
-                if not pairs:
-                    raise DataError("dpo-rm: refusal_balance left no pairs to train")
-                self._extra_counts.update(balance)
-            self.pairs = pairs
-            trainer = dpo_trainer(self.config, policy, pairs, self.work_dir, device, self.seed)
+            trainer, output, resume = self._train_dpo_rm(policy, reward, prompts, device)
         else:
             trainer = online_trainer(
                 self.config, policy, reward, prompts.train, self.work_dir, device, self.seed
             )
-        log.info("policy repair: %s, %d prompts", self.config.algorithm, len(prompts.train))
+            output, resume = self._train(trainer, self.work_dir, adapter_base)
         accelerator = trainer.accelerator
-        adapter_base = None if self.config.method == "full" else policy.adapter_base
-        if accelerator.num_processes > 1 and self.config.method == "lora" and adapter_base is None:
-            raise ConfigError(
-                f"policy {self.policy_config.spec!r} is not an hf: model folder or hub id, so its "
-                "repair adapter would need merging; on several processes point policy.spec at a "
-                "merged model folder (or use method: full)"
-            )
-        attach_progress(trainer, "training", self.progress)
-        resume = latest_checkpoint(self.work_dir) if self.config.checkpoint_every else None
-        output = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
         seconds = time.perf_counter() - started
         metadata = {
             "algorithm": self.config.algorithm,
@@ -266,6 +263,99 @@ class PolicyRepairer:
             path=path,
         )
         return result
+
+    def _train(
+        self, trainer: Any, work_dir: Path, adapter_base: str | None
+    ) -> tuple[Any, Path | None]:
+        """Train (from the last checkpoint in ``work_dir`` if any); (output, resumed checkpoint)."""
+        if (
+            trainer.accelerator.num_processes > 1
+            and self.config.method == "lora"
+            and adapter_base is None
+        ):
+            raise ConfigError(
+                f"policy {self.policy_config.spec!r} is not an hf: model folder or hub id, so its "
+                "repair adapter would need merging; on several processes point policy.spec at a "
+                "merged model folder (or use method: full)"
+            )
+        attach_progress(trainer, "training", self.progress)
+        resume = latest_checkpoint(work_dir) if self.config.checkpoint_every else None
+        output = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+        return output, resume
+
+    def _iteration_dirs(self) -> list[Path]:
+        count = self.config.iterations
+        if count == 1:
+            return [self.work_dir]
+        return [self.work_dir / f"iteration-{i + 1}" for i in range(count)]
+
+    def _train_dpo_rm(
+        self, policy: Any, reward: RepairReward, prompts: RepairPrompts, device: str
+    ) -> tuple[Any, Any, Path | None]:
+        """``dpo-rm`` in ``iterations`` parts (interleaved prompt slices, steps split evenly):
+        each part ranks answers sampled from the policy the part before trained. A finished part
+        (not the last) leaves its adapter, so a killed repair resumes after it."""
+        count = self.config.iterations
+        dirs = self._iteration_dirs()
+        chunks = [prompts.train[i::count] for i in range(count)]
+        steps = [self.config.steps // count + (i < self.config.steps % count) for i in range(count)]
+        finished = max(
+            (
+                i
+                for i in range(count - 1)
+                if (dirs[i] / ITERATION_ADAPTER / "adapter_config.json").is_file()
+            ),
+            default=-1,
+        )
+        adapter_base = policy.adapter_base
+        counts: dict[str, int] = {}
+        trained: list[RankedPair] = []
+        trainer = output = resume = None
+        for i in range(count):
+            pairs = self._ranked_pairs(policy, reward, chunks[i], dirs[i], self.seed + 7919 * i)
+            if not pairs:
+                raise DataError(
+                    "dpo-rm: every prompt's candidates scored the same; no pairs to train"
+                )
+            for key, value in (
+                ("dpo_pairs", len(pairs)),
+                ("dpo_pairs_chosen_known_good", sum(p.chosen_is_known_good for p in pairs)),
+                ("dpo_pairs_rejected_known_bad", sum(p.rejected_is_known_bad for p in pairs)),
+                ("dpo_pairs_chosen_own_refusal", sum(p.chosen_is_own_refusal for p in pairs)),
+            ):
+                counts[key] = counts.get(key, 0) + value
+            if self.config.refusal_balance:
+                consumed = steps[i] * self.config.batch_size
+                pairs, balance = balance_refusal_pairs(pairs, consumed, self.seed + i)
+                if not pairs:
+                    raise DataError("dpo-rm: refusal_balance left no pairs to train")
+                for key, value in balance.items():
+                    counts[key] = counts.get(key, 0) + value
+            trained += pairs
+            if i < finished:
+                continue
+            if i == finished:  # resumed after this part: carry on from its adapter
+                from peft import PeftModel
+
+                model = PeftModel.from_pretrained(
+                    policy.model, str(dirs[i] / ITERATION_ADAPTER), is_trainable=True
+                )
+                policy.model = policy.chat.model = model
+                continue
+            config = self.config.model_copy(update={"steps": steps[i]})
+            trainer = dpo_trainer(config, policy, pairs, dirs[i], device, self.seed)
+            output, resume = self._train(trainer, dirs[i], adapter_base)
+            if count > 1:
+                model = trainer.model
+                if "ref" in getattr(model, "peft_config", {}):
+                    model.delete_adapter("ref")  # TRL's reference copy: not part of the policy
+                model.eval()
+                policy.model = policy.chat.model = model
+                if i < count - 1:
+                    model.save_pretrained(str(dirs[i] / ITERATION_ADAPTER))
+        self.pairs = trained
+        self._extra_counts = {**counts, **({"iterations": count} if count > 1 else {})}
+        return trainer, output, resume
 
 
 def repair_policy(run: Run, **options: Any) -> PolicyRepairResult:

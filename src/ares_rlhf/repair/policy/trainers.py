@@ -154,13 +154,14 @@ def dpo_trainer(
         import copy
 
         ref_model = copy.deepcopy(policy.model)
+    # a model that already carries the repair adapter (a later dpo-rm iteration) trains it on
     return DPOTrainer(
         model=policy.model,
         ref_model=ref_model,
         args=args,
         train_dataset=Dataset.from_list(rows),
         processing_class=policy.tokenizer,
-        peft_config=peft_config(config),
+        peft_config=None if hasattr(policy.model, "peft_config") else peft_config(config),
     )
 
 
