@@ -46,6 +46,19 @@ def test_round_2_red_teams_and_repairs_what_round_1_repaired(
         rm_metrics = store.artifacts(ArtifactKind.RM_REPAIR_METRICS)
         assert rm_metrics[-1].data["source_model"].endswith("rm-repaired")
         assert rm_metrics[-1].data["counts"]["adversarial_replay"] >= 0
+        # round 2 saves its models beside round 1's, so "before" in round 2 is round 1's system
+        assert [a.path for a in policies] == [
+            "checkpoints/policy-repaired",
+            "checkpoints/policy-repaired.r2",
+        ]
+        rms = store.artifacts(ArtifactKind.RM_CHECKPOINT)
+        assert [a.path for a in rms] == ["checkpoints/rm-repaired", "checkpoints/rm-repaired.r2"]
+        for artifact in policies + rms:
+            assert (run.run_dir / artifact.path / "config.json").is_file() or (
+                run.run_dir / artifact.path / "adapter_config.json"
+            ).is_file()
+        assert run.policy_config(at_round_start=True).spec.endswith("checkpoints/policy-repaired")
+        assert run.policy_config().spec.endswith("policy-repaired.r2")
         # round 2's verification re-measures round 1's held-out combinations
         verify = run.latest_in_round(ArtifactKind.VERIFY_METRICS, 2)
         assert "heldout_earlier" in verify.data["splits"]

@@ -17,7 +17,9 @@ Training uses at most ``repair_policy.max_prompts`` prompts (default ``steps x b
 the steps consume; sampling more for ``dpo-rm`` would be wasted). The trainer checkpoints every
 ``checkpoint_every`` steps into ``RUN_DIR/checkpoints/policy-repaired.work`` (with the ranked
 ``dpo-rm`` pairs), so a killed repair resumes from its last complete step. The result is saved
-atomically under ``RUN_DIR/checkpoints/policy-repaired`` and recorded with its training log.
+atomically under ``RUN_DIR/checkpoints/policy-repaired`` (``policy-repaired.r<k>`` in round k > 1,
+so round k's "before" figures still answer with round k - 1's policy) and recorded with its
+training log.
 """
 
 from __future__ import annotations
@@ -102,7 +104,9 @@ class PolicyRepairer:
         if self.config.judge_veto and judge is None:
             judge = run.judge
         self.judge = judge
-        self.output_dir = Path(output_dir or run.run_dir / CHECKPOINT_DIR / REPAIRED_POLICY_DIR)
+        # round k > 1 saves beside round 1's policy, which its "before" figures still answer with
+        default_dir = run.run_dir / CHECKPOINT_DIR / run.key(REPAIRED_POLICY_DIR)
+        self.output_dir = Path(output_dir or default_dir)
         self.work_dir = self.output_dir.with_name(self.output_dir.name + ".work")
         self.pairs: list[RankedPair] = []
         self._extra_counts: dict[str, int] = {}

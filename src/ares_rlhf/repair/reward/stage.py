@@ -5,7 +5,8 @@ probes (plus extra Mentor wordings of those combinations) on the training side o
 split, mixed with built-in benign pairs of the training benign requests and optional anchor
 pairs; judged before and after on the held-out combinations, held-out anchors and held-out
 benign requests. The repaired RM is saved atomically to ``RUN_DIR/checkpoints/rm-repaired``
-and recorded (path relative to the run folder) with its metrics.
+(``rm-repaired.r<k>`` in round k > 1, beside the earlier rounds' models) and recorded (path
+relative to the run folder) with its metrics.
 """
 
 from __future__ import annotations
@@ -344,7 +345,9 @@ def repair_reward_model(
     )
     say(f"training ({config.method}, {config.epochs:g} epochs, {len(data.train)} pairs)")
     start = time.perf_counter()
-    work_dir = run.run_dir / CHECKPOINT_SUBDIR.with_name(CHECKPOINT_SUBDIR.name + ".work")
+    # round k > 1 saves beside round 1's model, which later figures still compare against
+    folder = run.run_dir / CHECKPOINT_SUBDIR.with_name(run.key(CHECKPOINT_SUBDIR.name))
+    work_dir = folder.with_name(folder.name + ".work")
     trained = trainer.train(
         model,
         tokenizer,
@@ -360,7 +363,7 @@ def repair_reward_model(
     after = trainer.evaluate(
         trainer.scorer(trained, tokenizer), data.eval_sets(), step_progress, "scoring after"
     )
-    checkpoint = save_model_folder(trained, tokenizer, run.run_dir / CHECKPOINT_SUBDIR)
+    checkpoint = save_model_folder(trained, tokenizer, folder)
     shutil.rmtree(work_dir, ignore_errors=True)
     result = RepairResult(
         checkpoint=checkpoint,
