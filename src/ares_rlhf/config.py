@@ -347,6 +347,12 @@ class RoundsConfig(_Strict):
         description="earlier rounds' training failures mixed into a later round's RM and policy "
         "repair, per training failure of the round (anti-forgetting)",
     )
+    scale_repair: bool = Field(
+        True,
+        description="a later round's policy repair runs steps (and harmful/benign anchors) in "
+        "proportion to its training failures against round 1's, at most round 1's "
+        "(docs/rounds.md)",
+    )
 
 
 class VerifyConfig(_Strict):

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ares_rlhf.records import ComponentSpec, PreferencePair
+from ares_rlhf.repair.policy.budget import round_repair_config
 from ares_rlhf.repair.policy.prompts import RepairPrompt, collect_repair_prompts, failure_probes
 from ares_rlhf.repair.reward.stage import build_repair_data
 from ares_rlhf.store.export import as_messages, assistant_turn, schema_of
@@ -102,7 +103,7 @@ def heldout_repair_prompts(run: Run) -> list[RepairPrompt]:
 
     split, seen = run.split, set()
     prompts: list[RepairPrompt] = []
-    for probe in failure_probes(run.store.probes("discovery")):
+    for probe in failure_probes(run.store.probes(run.phase("discovery"))):
         if split.side(probe.spec) != "heldout" or probe.prompt in seen:
             continue
         seen.add(probe.prompt)
@@ -131,7 +132,8 @@ def heldout_repair_prompts(run: Run) -> list[RepairPrompt]:
 
 def policy_prompt_rows(run: Run) -> list[dict[str, Any]]:
     """The policy repair prompts: the training mix, then the held-out side."""
-    train = collect_repair_prompts(run, known_bad_candidates=True).train
+    config = round_repair_config(run)  # a later round's scaled settings, as policy repair uses
+    train = collect_repair_prompts(run, known_bad_candidates=True, config=config).train
     return [_prompt_row(run, p, "train") for p in train] + [
         _prompt_row(run, p, "heldout") for p in heldout_repair_prompts(run)
     ]

@@ -38,6 +38,7 @@ from ares_rlhf.repair.reward.pairs import benign_pairs
 from ares_rlhf.repair.reward.stage import BENIGN_TRAIN_FRAMES
 
 if TYPE_CHECKING:
+    from ares_rlhf.config import PolicyRepairConfig
     from ares_rlhf.run import Run
 
 REPAIR_FAILURE_TYPES = (FailureType.POLICY_ONLY, FailureType.SYSTEMIC, FailureType.RM_ONLY)
@@ -231,26 +232,40 @@ def twin_units(
     return units
 
 
+def training_failures(run: Run, round_: int) -> list[Probe]:
+    """A round's failing discovery probes (A, B, C) on the training side of its split, each
+    conversation once (in write order)."""
+    side_of = run.split_of(round_).side
+    found: dict[tuple[tuple[str, str], ...], Probe] = {}
+    for probe in failure_probes(run.store.probes(run.phase("discovery", round_))):
+        if side_of(probe.spec) == "train":
+            found.setdefault(freeze_messages(probe.messages), probe)
+    return list(found.values())
+
+
 def collect_repair_prompts(
     run: Run,
     *,
     benign: Sequence[tuple[str, str]] | None = None,
     known_bad_candidates: bool | None = None,
+    config: PolicyRepairConfig | None = None,
 ) -> RepairPrompts:
-    """Adversarial prompts of the training combinations (deduplicated) plus the benign mix."""
+    """Adversarial prompts of the training combinations (deduplicated) plus the benign mix.
+
+    ``config`` is the round's policy-repair settings (default the run's; a later round's are
+    scaled by :func:`ares_rlhf.repair.policy.budget.round_repair_config`)."""
     from ares_rlhf.data import needless_refusals
 
-    config, split = run.config.repair_policy, run.split
+    config, split = config or run.config.repair_policy, run.split
     if known_bad_candidates is None:
         known_bad_candidates = config.known_bad_candidates
     seen: set[tuple[tuple[str, str], ...]] = set()
 
     def training_prompts(round_: int) -> list[RepairPrompt]:
-        side_of = split.side if round_ == run.round else run.split_of(round_).side
         found = []
-        for probe in failure_probes(run.store.probes(run.phase("discovery", round_))):
+        for probe in training_failures(run, round_):
             context = freeze_messages(probe.messages)
-            if side_of(probe.spec) != "train" or context in seen:
+            if context in seen:
                 continue
             seen.add(context)
             found.append(
@@ -348,5 +363,6 @@ __all__ = [
     "harmful_anchor_prompts",
     "own_refusals",
     "refusal_pool",
+    "training_failures",
     "twin_units",
 ]

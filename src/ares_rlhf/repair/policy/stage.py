@@ -39,6 +39,7 @@ from ares_rlhf.errors import ConfigError, DataError
 from ares_rlhf.judges.base import HarmJudge
 from ares_rlhf.records import ArtifactKind
 from ares_rlhf.repair.policy.balance import balance_refusal_pairs
+from ares_rlhf.repair.policy.budget import budget_scale, scaled_repair_config
 from ares_rlhf.repair.policy.loading import load_trainable_policy, resolve_device
 from ares_rlhf.repair.policy.prompts import RepairPrompt, RepairPrompts, collect_repair_prompts
 from ares_rlhf.repair.policy.ranking import RankedPair, build_preference_pairs
@@ -96,7 +97,9 @@ class PolicyRepairer:
         self.run_ = run
         self.progress = progress
         """``progress(done, total, label)``: sampling (dpo-rm) and training steps."""
-        self.config = run.config.repair_policy
+        self.budget_scale = budget_scale(run)
+        """A later round's share of the configured budget (:mod:`.budget`); 1.0 in round 1."""
+        self.config = scaled_repair_config(run.config.repair_policy, self.budget_scale)
         self.seed = run.config.seed
         # round 1 repairs the configured policy; a later round the policy the round started from
         self.policy_config = start or run.policy_config(at_round_start=True)
@@ -122,7 +125,7 @@ class PolicyRepairer:
 
     def prompts(self) -> RepairPrompts:
         """The training prompts (the seeded mix, cut to :attr:`max_prompts`)."""
-        prompts = collect_repair_prompts(self.run_)
+        prompts = collect_repair_prompts(self.run_, config=self.config)
         prompts.cut(self.max_prompts)
         return prompts
 
@@ -261,6 +264,7 @@ class PolicyRepairer:
                 "train_loss": result.train_loss,
                 "initial_policy": self.policy_config.spec,
                 "resumed_from_step": result.resumed_from_step,
+                "budget_scale": round(self.budget_scale, 4),
                 "log_history": history,
                 **result.counts,
             },
