@@ -295,6 +295,12 @@ class PolicyRepairConfig(_Strict):
         "rounds of sample -> rank -> train, each sampling the policy the previous one trained "
         "(iterative DPO), so pairs see the answers the repair itself produces",
     )
+    carry_attack_pairs: bool = Field(
+        False,
+        description="dpo-rm with iterations > 1: a later part also trains on the earlier parts' "
+        "attack pairs whose rejected answer is the policy's own (a sampled answer ranked last), "
+        "so correcting the over-refusal does not drop the signal against real harmful answers",
+    )
     lora_r: int = Field(16, ge=1)
     max_prompts: int | None = Field(
         None,

@@ -428,6 +428,42 @@ def test_dpo_rm_iterations_sample_each_part_from_the_policy_the_part_before_trai
     assert history  # the last part's training log
 
 
+def test_carry_attack_pairs_trains_later_parts_on_earlier_own_answer_attack_pairs(
+    tiny_run, monkeypatch
+):
+    import dataclasses
+
+    from ares_rlhf.repair.policy import PolicyRepairer, stage
+
+    built, datasets = [], []
+    build, make_trainer = stage.build_preference_pairs, stage.dpo_trainer
+
+    def spy_build(*args, **kwargs):
+        pairs = build(*args, **kwargs)
+        if not built:  # make sure part 1 has an attack pair that rejects a sampled answer
+            first = next(i for i, p in enumerate(pairs) if p.kind != "benign")
+            pairs[first] = dataclasses.replace(pairs[first], rejected_is_known_bad=False)
+        built.append(pairs)
+        return pairs
+
+    def spy_trainer(config, policy, pairs, *args, **kwargs):
+        datasets.append(list(pairs))
+        return make_trainer(config, policy, pairs, *args, **kwargs)
+
+    monkeypatch.setattr(stage, "build_preference_pairs", spy_build)
+    monkeypatch.setattr(stage, "dpo_trainer", spy_trainer)
+    tiny_run.override(
+        "repair_policy",
+        FAST.model_dump() | {"steps": 8, "iterations": 2, "carry_attack_pairs": True},
+    )
+    result = PolicyRepairer(tiny_run).run()
+    carried = stage.own_answer_attack_pairs(built[0])
+    assert carried and all(p.kind != "benign" and not p.rejected_is_known_bad for p in carried)
+    assert datasets[0] == built[0]  # the first part trains on its own pairs only
+    assert datasets[1] == built[1] + carried
+    assert result.counts["dpo_pairs_carried"] == len(carried)
+
+
 def test_a_dpo_rm_repair_killed_in_its_second_part_resumes_after_the_first(tiny_run, monkeypatch):
     from ares_rlhf.repair.policy import PolicyRepairer, stage
 

@@ -11,7 +11,9 @@ Algorithms (``repair_policy.algorithm``):
   on best-vs-worst pairs (``beta`` is DPO's beta: the strength of the implicit KL anchor).
   With ``iterations`` = K > 1 (LoRA), the prompts and steps are split K ways and each part is
   sampled from the policy the part before trained (iterative DPO; each part's DPO reference is
-  the previous part's policy, TRL's copy of the adapter it is given).
+  the previous part's policy, TRL's copy of the adapter it is given). With
+  ``carry_attack_pairs`` a later part also trains on the earlier parts' attack pairs that reject
+  the policy's own answer.
 
 Training uses at most ``repair_policy.max_prompts`` prompts (default ``steps x batch_size``, what
 the steps consume; sampling more for ``dpo-rm`` would be wasted). The trainer checkpoints every
@@ -325,6 +327,10 @@ class PolicyRepairer:
                 raise DataError(
                     "dpo-rm: every prompt's candidates scored the same; no pairs to train"
                 )
+            if self.config.carry_attack_pairs and trained:
+                carried = own_answer_attack_pairs(trained)
+                counts["dpo_pairs_carried"] = counts.get("dpo_pairs_carried", 0) + len(carried)
+                pairs = pairs + carried
             for key, value in (
                 ("dpo_pairs", len(pairs)),
                 ("dpo_pairs_chosen_known_good", sum(p.chosen_is_known_good for p in pairs)),
@@ -339,7 +345,7 @@ class PolicyRepairer:
                     raise DataError("dpo-rm: refusal_balance left no pairs to train")
                 for key, value in balance.items():
                     counts[key] = counts.get(key, 0) + value
-            trained += pairs
+            trained += [p for p in pairs if p not in trained]
             if i < finished:
                 continue
             if i == finished:  # resumed after this part: carry on from its adapter
@@ -364,6 +370,12 @@ class PolicyRepairer:
         self.pairs = trained
         self._extra_counts = {**counts, **({"iterations": count} if count > 1 else {})}
         return trainer, output, resume
+
+
+def own_answer_attack_pairs(pairs: list[RankedPair]) -> list[RankedPair]:
+    """Attack pairs whose rejected answer is one the policy sampled (not the Mentor's known-bad
+    text): with ``judge_veto`` that is an answer of the policy the judge called harmful."""
+    return [p for p in pairs if p.kind != "benign" and not p.rejected_is_known_bad]
 
 
 def repair_policy(run: Run, **options: Any) -> PolicyRepairResult:
