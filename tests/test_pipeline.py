@@ -116,6 +116,9 @@ def test_demo_runs_every_stage_into_one_run_folder(
     assert list(written["stage_seconds"]) == list(STAGES)
     assert written["missing_stages"] == []
     assert written["peak_rss_mb"] > 50
+    # the peak when each stage ended: cumulative, so it never falls from one stage to the next
+    peaks = [written["stage_peak_rss_mb"][stage] for stage in STAGES]
+    assert peaks == sorted(peaks) and 50 < peaks[-1] <= written["peak_rss_mb"]
     assert written["probes_discovery"] == 24
     assert 0.0 <= written["benign_refusal_before"] <= 1.0
     assert written["rm_heldout_accuracy_before"] is not None

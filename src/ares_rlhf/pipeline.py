@@ -30,6 +30,7 @@ from ares_rlhf.report.summary import (
     MISSING_STAGES_KEY,
     PEAK_RSS_KEY,
     SKIPPED_STAGES_KEY,
+    STAGE_PEAK_RSS_KEY,
     STAGE_SECONDS_KEY,
     STAGES_STATE_KEY,
     collect_summary,
@@ -212,6 +213,8 @@ class PipelineRecord:
     """stage -> ``done``, ``skipped``, ``missing`` or ``failed``."""
     seconds: dict[str, float] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    peak_rss: dict[str, float] = field(default_factory=dict)
+    """stage -> peak RSS (MB) of the process when the stage ended (cumulative)."""
 
     @classmethod
     def load(cls, run: Run) -> PipelineRecord:
@@ -221,6 +224,7 @@ class PipelineRecord:
             status=dict(data.get("status") or {}),
             seconds=dict(run.store.get_state(run.key(STAGE_SECONDS_KEY)) or {}),
             skipped=dict(run.store.get_state(run.key(SKIPPED_STAGES_KEY)) or {}),
+            peak_rss=dict(run.store.get_state(run.key(STAGE_PEAK_RSS_KEY)) or {}),
         )
 
     def save(self, run: Run) -> None:
@@ -228,6 +232,7 @@ class PipelineRecord:
         store.set_state(run.key(STAGES_STATE_KEY), {"status": self.status})
         store.set_state(run.key(STAGE_SECONDS_KEY), self.seconds)
         store.set_state(PEAK_RSS_KEY, round(max(peak_rss_mb(), store.get_state(PEAK_RSS_KEY) or 0), 1))
+        store.set_state(run.key(STAGE_PEAK_RSS_KEY), self.peak_rss)
         store.set_state(
             run.key(MISSING_STAGES_KEY), [s for s, v in self.status.items() if v == "missing"]
         )
@@ -304,6 +309,7 @@ def _run_round(
             record.status[name] = status
             # a stage resumed after an interruption counts the time of every attempt
             record.seconds[name] = round(earlier + time.perf_counter() - started, 2)
+            record.peak_rss[name] = round(peak_rss_mb(), 1)
             record.save(run)
             write_summary_json(run.run_dir, collect_summary(run))
             gc.collect()

@@ -21,6 +21,9 @@ STAGES_STATE_KEY = "pipeline"
 """Run-store state of the pipeline: every stage's status (``done``, ``skipped``...)."""
 STAGE_SECONDS_KEY = "stage_seconds"
 PEAK_RSS_KEY = "peak_rss_mb"
+STAGE_PEAK_RSS_KEY = "stage_peak_rss_mb"
+"""stage -> the process's peak RSS (MB) when the stage ended: cumulative, so the stage where it
+rises is the one that needed the memory."""
 MISSING_STAGES_KEY = "missing_stages"
 SKIPPED_STAGES_KEY = "skipped_stages"
 FAILURE_TYPES = ("A", "B", "C")
@@ -75,6 +78,7 @@ def collect_summary(run: Run) -> dict[str, Any]:
         summary["rounds"] = rounds_table(run)
     summary[STAGE_SECONDS_KEY] = store.get_state(STAGE_SECONDS_KEY, {})
     summary[PEAK_RSS_KEY] = store.get_state(PEAK_RSS_KEY)
+    summary[STAGE_PEAK_RSS_KEY] = store.get_state(STAGE_PEAK_RSS_KEY, {})
     summary[MISSING_STAGES_KEY] = store.get_state(MISSING_STAGES_KEY, [])
     summary[SKIPPED_STAGES_KEY] = store.get_state(SKIPPED_STAGES_KEY, {})
     return summary
@@ -241,9 +245,11 @@ def format_summary(summary: dict[str, Any]) -> str:
     stages = summary.get(STAGE_SECONDS_KEY) or {}
     if stages:
         lines.append("")
-        lines.append("wall time per stage:")
+        peaks = summary.get(STAGE_PEAK_RSS_KEY) or {}
+        lines.append("wall time per stage (peak RSS so far):")
         for stage, seconds in stages.items():
-            lines.append(f"  {stage:<22} {seconds:8.1f} s")
+            peak = f"  ({peaks[stage]:,.0f} MB)" if stage in peaks else ""
+            lines.append(f"  {stage:<22} {seconds:8.1f} s{peak}")
         lines.append(f"  {'total':<22} {sum(stages.values()):8.1f} s")
     if summary.get(PEAK_RSS_KEY) is not None:
         lines.append(f"peak RSS (this process + children): {summary[PEAK_RSS_KEY]:.0f} MB")
