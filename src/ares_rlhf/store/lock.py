@@ -84,6 +84,15 @@ class RunLock:
             return {"pid": "?", "command": "unreadable lock file"}
         return holder if isinstance(holder, dict) else None
 
+    def _wait_for_holder_note(self, fd: int, patience_s: float = 1.0) -> dict[str, Any] | None:
+        """The holder's note, waiting briefly: a holder writes it just after taking the lock."""
+        deadline = time.monotonic() + patience_s
+        holder = self._read_holder(fd)
+        while holder is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+            holder = self._read_holder(fd)
+        return holder
+
     def acquire(self) -> RunLock:
         """Take the lock; raises ``StoreError`` naming the holder when another process has it."""
         if self._fd is not None or fcntl is None:
@@ -98,7 +107,7 @@ class RunLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as error:
-            holder = self._read_holder(fd)
+            holder = self._wait_for_holder_note(fd)
             os.close(fd)
             if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise StoreError(
