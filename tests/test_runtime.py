@@ -1,8 +1,13 @@
 import platform
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
 from ares_rlhf import runtime
+
+ON_GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 
 
 @pytest.fixture(autouse=True)
@@ -44,3 +49,35 @@ def test_ares_cpu_dtype_overrides_the_cpu_probe(monkeypatch) -> None:
     monkeypatch.setenv("ARES_CPU_DTYPE", "fp16")
     with pytest.raises(ConfigError, match="ARES_CPU_DTYPE='fp16'"):
         best_cpu_dtype()
+
+
+@pytest.mark.skipif(not ON_GLIBC, reason="malloc_trim is glibc's")
+def test_release_free_memory_returns_what_the_tuned_allocator_keeps() -> None:
+    """With the tuned thresholds a freed 256 MB block stays resident until it is released."""
+    script = textwrap.dedent(
+        """
+        import ctypes, psutil
+        from ares_rlhf import runtime
+        assert runtime.tune_allocator()
+        rss = lambda: psutil.Process().memory_info().rss / 2**20
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc.restype = ctypes.c_void_p
+        libc.free.argtypes = [ctypes.c_void_p]
+        keep = libc.malloc(1 << 20)  # a live block above the big one keeps the heap's top
+        size = 256 << 20
+        block = libc.malloc(size)
+        ctypes.memset(block, 1, size)
+        above = libc.malloc(1 << 20)
+        ctypes.memset(above, 1, 1 << 20)
+        touched = rss()
+        libc.free(block)
+        kept = rss()
+        released = runtime.release_free_memory()
+        print(touched, kept, rss(), released)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    touched, kept, after, released = done.stdout.split()
+    assert float(kept) > float(touched) - 64  # freed, but still resident
+    assert float(after) < float(kept) - 192 and released == "True"  # handed back

@@ -16,7 +16,6 @@ whose module is not installed is reported as *missing*; neither is ever faked.
 
 from __future__ import annotations
 
-import gc
 import resource
 import sys
 import time
@@ -37,6 +36,7 @@ from ares_rlhf.report.summary import (
     write_summary_json,
 )
 from ares_rlhf.run import Run
+from ares_rlhf.runtime import release_free_memory
 
 
 def peak_rss_mb() -> float:
@@ -312,7 +312,7 @@ def _run_round(
             record.peak_rss[name] = round(peak_rss_mb(), 1)
             record.save(run)
             write_summary_json(run.run_dir, collect_summary(run))
-            gc.collect()
+            release_free_memory()  # the stage's models and buffers, before the next stage loads its own
 
 
 __all__ = [

@@ -64,6 +64,26 @@ def tune_allocator() -> bool:
     return _tuned
 
 
+def release_free_memory() -> bool:
+    """Hand the heap's free pages back to the system (glibc ``malloc_trim``); ``True`` if any.
+
+    :func:`tune_allocator` keeps freed blocks on the heap for speed, so without this a model
+    closed, or a stage finished, stays resident: the next model's memory adds to it. Called where
+    a large working set ends (a stage, a closed model, a capability task), never in hot loops.
+    A no-op returning ``False`` off glibc.
+    """
+    import gc
+
+    gc.collect()
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    return bool(libc.malloc_trim(0))
+
+
 # -- egress -----------------------------------------------------------------------------------
 HUB_OPT_IN_VARIABLE = "ARES_ALLOW_HUB"
 HUB_OPT_IN_HINT = (

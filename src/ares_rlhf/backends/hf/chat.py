@@ -225,8 +225,11 @@ class HFChatModel(ChatModel):
         return [_cut_at_stops(text, stops).strip() for text in texts]
 
     def close(self) -> None:
+        from ares_rlhf.runtime import release_free_memory
+
         self.model = None
         self.tokenizer = None
+        release_free_memory()  # the weights' pages, kept by the tuned allocator otherwise
 
 
 def _strip_thinking(text: str) -> str:

@@ -288,8 +288,11 @@ class HFRewardModel(RewardModel):
         return [float(value) for value in logits.float().reshape(len(batch), -1)[:, 0].tolist()]
 
     def close(self) -> None:
+        from ares_rlhf.runtime import release_free_memory
+
         self.model = None
         self.tokenizer = None
+        release_free_memory()  # the weights' pages, kept by the tuned allocator otherwise
 
 
 def _locate_response(text: str, response: str) -> tuple[int, int]:

@@ -327,6 +327,7 @@ def evaluate_capability(
     ``max_gen_toks``, ``share_prefix_min``).
     """
     from ares_rlhf.evaluation.capability.lm import AresLM
+    from ares_rlhf.runtime import release_free_memory
 
     root = Path(data_dir) if data_dir is not None else None
     if root is not None and not root.is_dir():
@@ -352,6 +353,7 @@ def evaluate_capability(
                 results[task] = _offline_task(lm, task, root, limit, shots, seed)
             else:
                 results[task] = _hub_task(lm, task, limit, shots, seed)
+            release_free_memory()  # one task's requests and buffers, before the next task's
     finally:
         if lm.chat_model is not model_config:
             lm.chat_model.close()
