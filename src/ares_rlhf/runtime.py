@@ -40,6 +40,16 @@ DISABLE_VARIABLE = "ARES_DEFAULT_MALLOC"
 _tuned: bool | None = None
 
 
+def _glibc() -> ctypes.CDLL | None:
+    """This process's glibc, or ``None`` on other systems and C libraries."""
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+
+
 def tune_allocator() -> bool:
     """Raise glibc's mmap and trim thresholds for this process; ``True`` when applied.
 
@@ -52,11 +62,8 @@ def tune_allocator() -> bool:
     _tuned = False
     if os.environ.get(DISABLE_VARIABLE, "") not in ("", "0"):
         return False
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
+    libc = _glibc()
+    if libc is None:
         return False
     mmap_ok = libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1
     trim_ok = libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES) == 1
@@ -75,13 +82,8 @@ def release_free_memory() -> bool:
     import gc
 
     gc.collect()
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    return bool(libc.malloc_trim(0))
+    libc = _glibc()
+    return bool(libc.malloc_trim(0)) if libc is not None else False
 
 
 # -- egress -----------------------------------------------------------------------------------
