@@ -10,6 +10,10 @@ repair on the same prompts; then one JSON line.
 
     python benchmarks/policy_variant.py --source runs/seed0 --out runs/seed0-balance \\
         --set repair_policy.refusal_balance=true
+
+``--adapter-scale S`` keeps the source's repaired LoRA adapter and multiplies its update by S
+(``lora_alpha`` in the copy's ``adapter_config.json``; S = 1 is the source's repair, 0 the original
+policy), then reruns only verify and evaluate: the strength of one repair, not another training.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from system_eval import (
 
 RERUN = ("repair_policy", "verify", "evaluate")
 KEEP_OUT = ("policy-repaired", "policy-repaired.work", "policy-repaired.partial", "report.html")
+ADAPTER = Path("checkpoints") / "policy-repaired" / "adapter_config.json"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -40,17 +45,41 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--source", required=True, help="a finished run folder")
     parser.add_argument("--out", required=True, help="the variant's run folder (a copy)")
     add_override_option(parser, "config value of the variant, e.g. repair_policy.refusal_balance=true")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--adapter-scale",
+        type=float,
+        help="keep the source's repaired adapter, its update multiplied by this (no retraining)",
+    )
+    args = parser.parse_args(argv)
+    if args.adapter_scale is not None and (args.overrides or args.adapter_scale < 0):
+        parser.error("--adapter-scale takes a number >= 0 and no --set (the repair is not rerun)")
+    return args
 
 
-def prepare_copy(source: Path, out: Path, overrides: list[str]) -> None:
-    """The source run copied without its repaired policy and what was measured on it."""
+def scale_adapter(config_file: Path, scale: float) -> dict[str, Any]:
+    """Multiply a LoRA adapter's update by ``scale`` (its ``lora_alpha``; the scaling is alpha / r)."""
+    if not config_file.is_file():
+        raise SystemExit(f"policy_variant: error: {config_file}: no LoRA adapter to scale")
+    data = json.loads(config_file.read_text(encoding="utf-8"))
+    if data.get("use_rslora") or data.get("alpha_pattern"):
+        raise SystemExit(f"policy_variant: error: {config_file}: rsLoRA / per-module alphas not supported")
+    data["lora_alpha"] = data["lora_alpha"] * scale
+    config_file.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    return data
+
+
+def prepare_copy(source: Path, out: Path, overrides: list[str], adapter_scale: float | None = None) -> None:
+    """The source run copied without its repaired policy and what was measured on it (with
+    ``adapter_scale``: with the repaired adapter, scaled, and only what was measured on it dropped)."""
     from ares_rlhf.config import config_to_yaml, parse_config
     from ares_rlhf.pipeline import PipelineRecord
     from ares_rlhf.run import CONFIG_FILE, Run
     from ares_rlhf.store.sqlite import DB_NAME
 
-    shutil.copytree(source, out, ignore=shutil.ignore_patterns(*KEEP_OUT))
+    keep_out = KEEP_OUT if adapter_scale is None else KEEP_OUT[1:]
+    shutil.copytree(source, out, ignore=shutil.ignore_patterns(*keep_out))
+    if adapter_scale is not None:
+        scale_adapter(out / ADAPTER, adapter_scale)
     with sqlite3.connect(out / DB_NAME) as db:
         (stored,) = db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
         data = json.loads(stored)
@@ -67,7 +96,7 @@ def prepare_copy(source: Path, out: Path, overrides: list[str]) -> None:
     (out / CONFIG_FILE).write_text(config_to_yaml(config), encoding="utf-8")
     with Run.open(out, writer=True) as run:
         record = PipelineRecord.load(run)
-        for stage in RERUN:
+        for stage in RERUN if adapter_scale is None else RERUN[1:]:
             record.status.pop(stage, None)
             record.seconds.pop(stage, None)
         record.save(run)
@@ -132,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (source / "ares.db").is_file():
         raise SystemExit(f"policy_variant: error: {source}: not a run folder (no ares.db)")
     if not out.exists():
-        prepare_copy(source, out, args.overrides)
+        prepare_copy(source, out, args.overrides, args.adapter_scale)
     with Run.open(out, writer=True) as run:
         run_pipeline(
             run,
@@ -169,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
                 "source": str(source),
                 "variant": str(out),
                 "overrides": args.overrides,
+                "adapter_scale": args.adapter_scale,
                 "figures": figures,
                 "source_figures": base_figures,
                 "variant_vs_source": against,

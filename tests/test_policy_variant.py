@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,35 @@ def test_the_copy_keeps_discovery_and_the_original_and_drops_the_repaired_policy
     with Run.open(source) as run:
         assert run.store.get_state("evaluate.capability")["policy_ids"]["after"] == "after-id"
         assert {a.system for a in run.store.eval_answers()} == {"before", "after"}
+
+
+def test_an_adapter_scale_copy_keeps_the_repaired_adapter_scaled_and_reruns_only_the_measurements(
+    policy_variant, tmp_path: Path
+) -> None:
+    source = finished_run(tmp_path / "source")
+    adapter = {"r": 16, "lora_alpha": 32, "peft_type": "LORA"}
+    (source / policy_variant.ADAPTER).write_text(json.dumps(adapter), encoding="utf-8")
+    out = tmp_path / "half"
+    policy_variant.prepare_copy(source, out, [], adapter_scale=0.5)
+    assert json.loads((out / policy_variant.ADAPTER).read_text(encoding="utf-8"))["lora_alpha"] == 16
+    assert json.loads((source / policy_variant.ADAPTER).read_text(encoding="utf-8"))["lora_alpha"] == 32
+    with Run.open(out) as run:
+        assert run.latest(ArtifactKind.POLICY_CHECKPOINT) is not None
+        assert {a.system for a in run.store.eval_answers()} == {"before"}
+        assert set(run.store.get_state("evaluate.capability")) == {"before", "policy_ids"}
+        assert PipelineRecord.load(run).status == {
+            stage: "done" for stage in ("discovery", "repair_rm", "repair_policy")
+        }
+
+
+def test_adapter_scale_refuses_an_adapter_it_cannot_scale_and_a_retraining_override(
+    policy_variant, tmp_path: Path
+) -> None:
+    with pytest.raises(SystemExit, match="no LoRA adapter"):
+        policy_variant.scale_adapter(tmp_path / "adapter_config.json", 0.5)
+    rslora = tmp_path / "rslora.json"
+    rslora.write_text(json.dumps({"r": 8, "lora_alpha": 16, "use_rslora": True}), encoding="utf-8")
+    with pytest.raises(SystemExit, match="rsLoRA"):
+        policy_variant.scale_adapter(rslora, 0.5)
+    with pytest.raises(SystemExit):
+        policy_variant.parse_args(["--source", "a", "--out", "b", "--adapter-scale", "0.5", "--set", "x.y=1"])
